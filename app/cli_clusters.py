@@ -1,0 +1,167 @@
+"""`qclust cluster`, `clusters`, `cluster-show`, `outliers`: the clustering stage from the CLI."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.cli_common import CorpusOption, JsonOption, app, err, fail, out
+from db.cluster_queries import cluster_members, cluster_views, latest_run
+from db.models import ClusterMember, ClusterRun
+from db.queries import get_corpus
+from db.session import open_database
+from db.settings import get_settings
+
+
+@app.command()
+def cluster(
+    corpus: CorpusOption,
+    min_cluster_size: Annotated[
+        int | None, typer.Option(help="Smallest topic (default: 10, more past 20k questions).")
+    ] = None,
+    min_samples: Annotated[int | None, typer.Option(help="HDBSCAN min_samples.")] = None,
+    selection: Annotated[str, typer.Option(help="HDBSCAN selection: eom or leaf.")] = "eom",
+    neighbors: Annotated[int, typer.Option(help="UMAP neighbours.")] = 15,
+    components: Annotated[int, typer.Option(help="UMAP dimensions before HDBSCAN.")] = 5,
+    duplicate_threshold: Annotated[
+        float | None, typer.Option(help="Near-duplicate cosine (default: the corpus's).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Random seed (slower, reproducible).")] = None,
+    no_map: Annotated[bool, typer.Option("--no-map", help="Skip the 2-D map.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Group near-duplicates and topics, name them, map them; stored as one run."""
+    from app.progress import StageProgress
+    from clustering.params import ClusterParams
+    from clustering.pipeline import run_clustering
+
+    params = ClusterParams(
+        min_cluster_size=min_cluster_size,
+        min_samples=min_samples,
+        selection=selection,  # type: ignore[arg-type]  # validated by ClusterParams
+        n_neighbors=neighbors,
+        n_components=components,
+        duplicate_threshold=duplicate_threshold,
+        make_map=not no_map,
+        random_state=seed,
+    )
+    settings = get_settings()
+    sessions = open_database(settings.resolved_database_url)
+    with StageProgress(err, enabled=not quiet) as progress:
+        run_id = run_clustering(
+            corpus, settings=settings, sessions=sessions, params=params, progress=progress
+        )
+    with sessions() as session:
+        run = session.get_one(ClusterRun, run_id)
+        changes = [view.change for view in cluster_views(session, run)]
+    counts = ", ".join(f"{changes.count(c)} {c}" for c in ("new", "kept", "merged", "split"))
+    gone = len((run.changes or {}).get("gone", []))
+    out.print(
+        f"run {run.id}: {run.cluster_count} clusters ({counts}, {gone} gone), "
+        f"{run.noise_share:.1%} outliers, {run.group_count} near-duplicate groups, "
+        f"{run.question_count:,} questions in {run.seconds or 0:.1f} s",
+        highlight=False,
+    )
+
+
+def _latest(corpus: str) -> tuple[sessionmaker[Session], ClusterRun]:
+    settings = get_settings()
+    sessions = open_database(settings.resolved_database_url)
+    with sessions() as session:
+        run = latest_run(session, get_corpus(session, corpus).id)
+    if run is None:
+        fail(f"corpus '{corpus}' has no clustering yet; run 'qclust cluster --corpus {corpus}'")
+    return sessions, run
+
+
+@app.command()
+def clusters(
+    corpus: CorpusOption,
+    limit: Annotated[int, typer.Option(help="How many clusters to list.")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List the latest run's clusters: size, name, keywords, representative question."""
+    from clustering.assign import place_new_questions
+
+    settings = get_settings()
+    sessions = open_database(settings.resolved_database_url)
+    placed = place_new_questions(corpus, settings=settings, sessions=sessions)
+    if placed.placed or placed.unassigned:
+        err.print(f"placed {placed.placed} new questions, {placed.unassigned} unassigned")
+    _, run = _latest(corpus)
+    with sessions() as session:
+        views = cluster_views(session, run)[:limit]
+    if as_json:
+        print(json.dumps({"run": run.id, "clusters": [asdict(v) for v in views]}))
+        return
+    table = Table("id", "size", "change", "name", "keywords", "representative", box=None)
+    for v in views:
+        keywords = ", ".join(v.keywords[:5])
+        table.add_row(str(v.key), f"{v.size:,}", v.change, v.name, keywords, v.representative)
+    out.print(table)
+    out.print(f"run {run.id}: {run.noise_share:.1%} outliers ('qclust outliers')", highlight=False)
+
+
+@app.command("cluster-show")
+def cluster_show(
+    key: Annotated[int, typer.Argument(help="Cluster id (from 'qclust clusters').")],
+    corpus: CorpusOption,
+    limit: Annotated[int, typer.Option(help="How many members to list.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """Members of one cluster, most central first."""
+    sessions, run = _latest(corpus)
+    with sessions() as session:
+        members = cluster_members(session, run.id, key, limit=limit)
+    if not members:
+        fail(f"run {run.id} of corpus '{corpus}' has no cluster {key}")
+    if as_json:
+        print(json.dumps({"run": run.id, "cluster": key, "members": [asdict(m) for m in members]}))
+        return
+    for member in members:
+        flag = " (placed)" if member.placed else ""
+        out.print(f"{member.centrality:.3f}  {member.text}{flag}", highlight=False, markup=False)
+
+
+@app.command()
+def outliers(
+    corpus: CorpusOption,
+    attach: Annotated[bool, typer.Option(help="Move close outliers into their cluster.")] = False,
+    min_similarity: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help="How close an outlier must be to attach.")
+    ] = 0.6,
+    limit: Annotated[int, typer.Option(help="How many to list.")] = 30,
+) -> None:
+    """The questions no topic took: an inbox, with the nearest cluster of each."""
+    from sqlalchemy import func, select
+
+    from clustering.assign import attach_outliers
+
+    sessions, run = _latest(corpus)
+    if attach:
+        moved = attach_outliers(corpus, sessions=sessions, min_similarity=min_similarity)
+        out.print(f"attached {moved} outliers with similarity >= {min_similarity:.2f}")
+    with sessions() as session:
+        total = session.scalar(
+            select(func.count()).where(
+                ClusterMember.run_id == run.id, ClusterMember.cluster_key == -1
+            )
+        )
+        members = cluster_members(session, run.id, -1, limit=limit)
+        nearest = dict(
+            session.execute(
+                select(ClusterMember.question_id, ClusterMember.nearest_key).where(
+                    ClusterMember.run_id == run.id, ClusterMember.cluster_key == -1
+                )
+            ).all()
+        )
+    out.print(f"{total:,} outliers of {run.question_count:,} questions", highlight=False)
+    for m in members:
+        near = nearest.get(m.question_id)
+        hint = f"  -> cluster {near}" if near is not None else ""
+        out.print(f"{m.text}{hint}", highlight=False, markup=False)

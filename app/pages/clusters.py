@@ -1,0 +1,341 @@
+"""Clusters page: the latest run's topics, members and near-duplicate groups, and edits to them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import partial
+
+import pandas as pd
+import streamlit as st
+
+from app.cluster_actions import NOTICE, ShownQuestion, show_actions
+from app.ui_resources import (
+    NO_CORPUS_MESSAGE,
+    analyst_input,
+    corpus_summaries,
+    current_settings,
+    forget_cluster_views,
+    latest_run_of,
+    no_run_message,
+    run_cluster_views,
+    select_corpus,
+    sessions,
+)
+from db.cluster_queries import ClusterView, MemberView, cluster_members, rename_cluster
+from db.errors import QclustError
+from db.models import ClusterRun
+from db.queries import get_corpus
+from db.settings import Settings
+from db.ui_queries import GroupView, OutlierView, cluster_groups, outlier_members, run_member_count
+
+OUTLIERS = -1
+PAGE_SIZE = 50
+MAX_GROUPS = 50
+SELECTED = "cluster_key"
+TABLE = "cluster_table"
+
+TABLE_COLUMNS = {
+    "id": st.column_config.NumberColumn("id", width="small", format="%d"),
+    "size": st.column_config.NumberColumn("size", width="small"),
+    "name": st.column_config.TextColumn("name", width="medium"),
+    "keywords": st.column_config.TextColumn("keywords", width="medium"),
+    "representative": st.column_config.TextColumn("representative question", width="large"),
+    "change": st.column_config.TextColumn("change", width="small"),
+}
+
+
+def cluster_frame(views: Sequence[ClusterView], outliers: int) -> pd.DataFrame:
+    """The run's clusters, largest first, then the outliers as pseudo-cluster -1."""
+    rows = [
+        {
+            "id": view.key,
+            "size": view.size,
+            "name": view.name,
+            "keywords": ", ".join(view.keywords),
+            "representative": view.representative or "",
+            "change": change_label(view),
+        }
+        for view in views
+    ]
+    if outliers:
+        rows.append(
+            {
+                "id": OUTLIERS,
+                "size": outliers,
+                "name": "(outliers)",
+                "keywords": "",
+                "representative": "questions no topic took; each has a nearest cluster",
+                "change": "",
+            }
+        )
+    return pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
+
+
+def change_label(view: ClusterView) -> str:
+    if view.change in ("merged", "split") and view.sources:
+        return f"{view.change} (from {', '.join(str(key) for key in view.sources)})"
+    return view.change
+
+
+def filter_clusters(frame: pd.DataFrame, text: str) -> pd.DataFrame:
+    """Rows whose name or keywords contain `text`, ignoring case."""
+    wanted = text.strip().casefold()
+    if not wanted:
+        return frame
+    haystack = (frame["name"] + " " + frame["keywords"]).str.casefold()
+    return frame[haystack.str.contains(wanted, regex=False)].reset_index(drop=True)
+
+
+def option_label(frame: pd.DataFrame, key: int) -> str:
+    row = frame[frame["id"] == key].iloc[0]
+    if key == OUTLIERS:
+        return f"-1 (outliers) · {row['size']:,} questions"
+    return f"{key} · {row['name']} · {row['size']:,} questions"
+
+
+def members_frame(members: Sequence[MemberView], offset: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "#": range(offset + 1, offset + len(members) + 1),
+            "centrality": [m.centrality for m in members],
+            "question": [m.text for m in members],
+            "group": pd.array([m.group_id for m in members], dtype="Int64"),
+            "placed": [m.placed for m in members],
+        }
+    )
+
+
+def outliers_frame(
+    outliers: Sequence[OutlierView], names: dict[int, str], offset: int
+) -> pd.DataFrame:
+    def nearest(view: OutlierView) -> str:
+        if view.nearest_key is None:
+            return ""
+        return f"{view.nearest_key} · {names.get(view.nearest_key, '?')}"
+
+    return pd.DataFrame(
+        {
+            "#": range(offset + 1, offset + len(outliers) + 1),
+            "question": [o.text for o in outliers],
+            "nearest cluster": [nearest(o) for o in outliers],
+            "similarity": [o.nearest_similarity for o in outliers],
+        }
+    )
+
+
+def groups_frame(groups: Sequence[GroupView]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "group": [g.group_id for g in groups],
+            "size": [g.size for g in groups],
+            "canonical": [g.canonical for g in groups],
+            "other questions": [g.members for g in groups],
+        }
+    )
+
+
+def rename(settings: Settings, corpus_name: str, key: int, name: str) -> None:
+    with sessions(settings).begin() as session:
+        try:
+            rename_cluster(session, get_corpus(session, corpus_name).id, key, name)
+        except KeyError:
+            raise QclustError(f"corpus '{corpus_name}' has no cluster {key}") from None
+    forget_cluster_views()
+
+
+def _rename_clicked(settings: Settings, corpus_name: str, key: int, input_key: str) -> None:
+    # A callback runs before the script, so the table below already shows the new name.
+    name = str(st.session_state.get(input_key, ""))
+    try:
+        rename(settings, corpus_name, key, name)
+    except QclustError as exc:
+        st.session_state[NOTICE] = ("error", str(exc))
+        return
+    shown = name.strip() or "its automatic name"
+    st.session_state[NOTICE] = ("success", f"Cluster {key} is now called {shown}.")
+
+
+def _row_selected(keys: list[int]) -> None:
+    rows = st.session_state[TABLE].selection.rows
+    if rows:
+        st.session_state[SELECTED] = keys[rows[0]]
+
+
+def show_notice() -> None:
+    notice = st.session_state.pop(NOTICE, None)
+    if notice is not None:
+        kind, message = notice
+        (st.error if kind == "error" else st.success)(message)
+
+
+def pick_cluster(frame: pd.DataFrame) -> int | None:
+    """The cluster table (a row click selects) and a selectbox over the filtered clusters."""
+    text = st.text_input("Filter", key="cluster_filter", placeholder="name or keyword")
+    shown = filter_clusters(frame, text)
+    st.caption(f"{len(shown):,} of {len(frame):,} clusters")
+    keys = [int(key) for key in shown["id"]]
+    st.dataframe(
+        shown,
+        hide_index=True,
+        width="stretch",
+        height=320,
+        column_config=TABLE_COLUMNS,
+        key=TABLE,
+        on_select=partial(_row_selected, keys),
+        selection_mode="single-row",
+    )
+    if not keys:
+        st.info("No cluster matches the filter.")
+        return None
+    linked = _linked_cluster()  # `?cluster=KEY` from a search result's link, once
+    if linked in keys:
+        st.session_state[SELECTED] = linked
+    if st.session_state.get(SELECTED) not in keys:
+        st.session_state[SELECTED] = keys[0]
+    key = st.selectbox("Cluster", keys, key=SELECTED, format_func=partial(option_label, shown))
+    return int(key)
+
+
+def _linked_cluster() -> int | None:
+    value = st.query_params.pop("cluster", None)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def page_offset(total: int, key: int, run_id: int) -> int:
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = st.number_input(f"Page (of {pages:,})", 1, pages, 1, key=f"members_page_{run_id}_{key}")
+    offset = (int(page) - 1) * PAGE_SIZE
+    st.caption(
+        f"Questions {offset + 1:,} to {min(offset + PAGE_SIZE, total):,} of {total:,}"
+        + (", closest to a cluster first" if key == OUTLIERS else ", most central first")
+    )
+    return offset
+
+
+def show_members(
+    settings: Settings, run: ClusterRun, key: int, names: dict[int, str]
+) -> list[ShownQuestion]:
+    """The current page of the cluster's members; returns them for the edit panel."""
+    with sessions(settings)() as session:
+        total = run_member_count(session, run.id, key)
+        offset = page_offset(total, key, run.id)
+        if key == OUTLIERS:
+            outliers = outlier_members(session, run.id, limit=PAGE_SIZE, offset=offset)
+            frame = outliers_frame(outliers, names, offset)
+            shown = [ShownQuestion(o.question_id, o.text, None) for o in outliers]
+        else:
+            members = cluster_members(session, run.id, key, limit=PAGE_SIZE, offset=offset)
+            frame = members_frame(members, offset)
+            shown = [ShownQuestion(m.question_id, m.text, m.group_id) for m in members]
+    st.dataframe(
+        frame,
+        hide_index=True,
+        width="stretch",
+        key="cluster_members",
+        column_config={
+            "#": st.column_config.NumberColumn("#", width="small"),
+            "centrality": st.column_config.ProgressColumn(
+                "centrality", format="%.3f", min_value=0.0, max_value=1.0, width="small"
+            ),
+            "similarity": st.column_config.ProgressColumn(
+                "similarity", format="%.3f", min_value=0.0, max_value=1.0, width="small"
+            ),
+            "question": st.column_config.TextColumn("question", width="large"),
+            "group": st.column_config.NumberColumn("duplicate group", width="small"),
+        },
+    )
+    return shown
+
+
+def show_groups(settings: Settings, run_id: int, key: int) -> None:
+    with sessions(settings)() as session:
+        groups = cluster_groups(session, run_id, key, limit=MAX_GROUPS)
+    st.subheader("Near-duplicate groups")
+    if not groups:
+        st.caption("No near-duplicate group in this cluster.")
+        return
+    st.caption(f"{len(groups):,} groups" + (" (the largest)" if len(groups) == MAX_GROUPS else ""))
+    st.dataframe(
+        groups_frame(groups),
+        hide_index=True,
+        width="stretch",
+        key="cluster_groups",
+        column_config={
+            "group": st.column_config.NumberColumn("group", width="small"),
+            "size": st.column_config.NumberColumn("size", width="small"),
+            "canonical": st.column_config.TextColumn("canonical question", width="medium"),
+            "other questions": st.column_config.ListColumn("other questions", width="large"),
+        },
+    )
+
+
+def show_rename(settings: Settings, corpus_name: str, view: ClusterView, run_id: int) -> None:
+    input_key = f"rename_{run_id}_{view.key}"
+    name_column, button_column = st.columns([4, 1], vertical_alignment="bottom")
+    with name_column:
+        st.text_input(
+            "Name",
+            value=view.name,
+            key=input_key,
+            help=f"Leave empty for the automatic name, '{view.auto_name}'.",
+        )
+    with button_column:
+        st.button(
+            "Rename",
+            key="rename",
+            on_click=_rename_clicked,
+            args=(settings, corpus_name, view.key, input_key),
+        )
+
+
+def show_cluster(
+    settings: Settings, corpus_name: str, run: ClusterRun, views: Sequence[ClusterView], key: int
+) -> None:
+    names = {view.key: view.name for view in views}
+    if key == OUTLIERS:
+        st.subheader("-1 (outliers)")
+    else:
+        view = next(view for view in views if view.key == key)
+        st.subheader(f"{key} · {view.name}")
+        st.caption(f"keywords: {', '.join(view.keywords)} · {change_label(view)}")
+        show_rename(settings, corpus_name, view, run.id)
+    shown = show_members(settings, run, key, names)
+    show_actions(settings, run.id, key, names, shown)
+    show_groups(settings, run.id, key)
+
+
+def render() -> None:
+    st.title("Clusters")
+    analyst_input()
+    try:
+        settings = current_settings()
+        summaries = corpus_summaries(settings)
+        if not summaries:
+            st.info(NO_CORPUS_MESSAGE)
+            return
+        summary = select_corpus(summaries, settings.default_corpus)
+        run = latest_run_of(settings, summary.name)
+        if run is None:
+            st.info(no_run_message(summary.name))
+            return
+        show_notice()
+        st.caption(
+            f"Run {run.id} · {run.question_count:,} questions · {run.cluster_count:,} clusters · "
+            f"{run.noise_share:.1%} outliers · {run.group_count:,} near-duplicate groups"
+        )
+        views = run_cluster_views(settings, run.id)
+        with sessions(settings)() as session:
+            outliers = run_member_count(session, run.id, OUTLIERS)
+        key = pick_cluster(cluster_frame(views, outliers))
+        if key is not None:
+            show_cluster(settings, summary.name, run, views, key)
+    except QclustError as exc:
+        st.error(str(exc))
+
+
+# Streamlit runs a page as `__main__`; tests import the functions above without drawing it.
+if __name__ == "__main__":
+    render()

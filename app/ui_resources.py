@@ -1,0 +1,200 @@
+"""What every UI page shares: settings, the session factory and searchers, cached per process.
+
+Only heavy, thread-safe objects are cached here (`st.cache_resource`); a `Session` never is:
+pages open one per script run from the cached factory.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import streamlit as st
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.cluster_queries import ClusterView, cluster_views, latest_run
+from db.models import ClusterRun
+from db.queries import CorpusSummary, get_corpus, summarize_corpora
+from db.session import open_database
+from db.settings import Settings
+from indexer.errors import InputFileError
+from indexer.search import CorpusSearcher, open_searcher
+
+# Searchers hold a model and an index; a few corpora fit in memory, not an unbounded number.
+_MAX_SEARCHERS = 8
+
+
+ANALYST = "analyst"
+_KEPT_ANALYST = "kept_analyst"
+
+
+def analyst_name() -> str:
+    """Who is editing or labelling: the sidebar's name, else `QCLUST_ANALYST`, else the OS user."""
+    typed = str(st.session_state.get(ANALYST) or st.session_state.get(_KEPT_ANALYST) or "")
+    return typed.strip() or default_analyst()
+
+
+def default_analyst() -> str:
+    return os.environ.get("QCLUST_ANALYST") or getpass.getuser()
+
+
+def analyst_input() -> str:
+    """The sidebar box for the analyst's name, on the pages that store edits or labels.
+
+    The name is also kept under a key no widget owns, so it survives page switches.
+    """
+    typed = st.sidebar.text_input(
+        "Analyst", value=st.session_state.get(_KEPT_ANALYST) or default_analyst(), key=ANALYST
+    )
+    st.session_state[_KEPT_ANALYST] = typed.strip()
+    return analyst_name()
+
+
+def current_settings() -> Settings:
+    """Settings as the environment says now; cheap, so read on every run."""
+    return Settings()
+
+
+@st.cache_resource(show_spinner="Opening the database...")
+def _sessions_for(database_url: str) -> sessionmaker[Session]:
+    return open_database(database_url)
+
+
+def sessions(settings: Settings) -> sessionmaker[Session]:
+    """The process-wide session factory for the configured database."""
+    return _sessions_for(settings.resolved_database_url)
+
+
+def corpus_summaries(settings: Settings) -> list[CorpusSummary]:
+    with sessions(settings)() as session:
+        return summarize_corpora(session)
+
+
+def summary_stamp(summary: CorpusSummary) -> str:
+    """Changes whenever an ingest touches the corpus, so a stale searcher is not reused."""
+    last = summary.last_ingest.isoformat() if summary.last_ingest else "-"
+    return f"{summary.questions}@{last}"
+
+
+@st.cache_resource(show_spinner="Loading the model and index...", max_entries=_MAX_SEARCHERS)
+def _searcher_for(
+    corpus_name: str, database_url: str, data_dir: str, stamp: str, _settings: Settings
+) -> CorpusSearcher:
+    # The leading underscore keeps `_settings` out of the cache key; the url and data dir
+    # stand in for it.
+    loaded = open_searcher(corpus_name, settings=_settings, sessions=_sessions_for(database_url))
+    loaded.encoder.encode(["warm up"])  # the first encode is slow; keep it out of timed searches
+    return loaded
+
+
+def searcher(settings: Settings, corpus_name: str, stamp: str = "") -> CorpusSearcher:
+    """One cached `CorpusSearcher` per corpus, database and data dir (and corpus version)."""
+    return _searcher_for(
+        corpus_name, settings.resolved_database_url, str(settings.data_dir), stamp, settings
+    )
+
+
+# What follows is shared by the pages that pick a corpus and show its latest clustering run.
+
+NO_CORPUS_MESSAGE = (
+    "No corpus yet: ingest a file on the Corpora page, or with "
+    "`qclust ingest FILE --corpus NAME --text-column question`, then reload."
+)
+_CHOSEN_CORPUS = "chosen_corpus"
+VERDICT_COLOURS = {"duplicate": "red", "possible": "orange", "new": "green"}
+# Cluster names change when an analyst renames one (here or in another process); cached views
+# are dropped on a rename here and expire soon enough for a rename elsewhere.
+_VIEWS_TTL_SECONDS = 60
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 row', '2 rows'."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
+def select_corpus(
+    summaries: Sequence[CorpusSummary], preferred: str | None, *, key: str = "corpus"
+) -> CorpusSummary:
+    """A corpus selectbox: the corpus a link names, else the one chosen on the page before,
+    else the one `QCLUST_DEFAULT_CORPUS` names when it exists, else the first."""
+    names = [summary.name for summary in summaries]
+    # Streamlit drops a widget's state when the analyst switches pages, so the choice is also
+    # kept under a key no widget owns.
+    # A link from another page (`?corpus=NAME`) wins, once.
+    linked = st.query_params.pop("corpus", None)
+    chosen = linked if linked in names else st.session_state.get(_CHOSEN_CORPUS)
+    if linked in names:
+        st.session_state.pop(key, None)
+    wanted = chosen if chosen in names else preferred
+    index = names.index(wanted) if wanted in names else 0
+    name = st.selectbox("Corpus", names, index=index, key=key)
+    st.session_state[_CHOSEN_CORPUS] = name
+    return summaries[names.index(name)] if name in names else summaries[0]
+
+
+def corpus_threshold(settings: Settings, summary: CorpusSummary) -> float:
+    return summary.duplicate_threshold or settings.duplicate_threshold
+
+
+def latest_run_of(settings: Settings, corpus_name: str) -> ClusterRun | None:
+    """The corpus's newest finished clustering run (its loaded columns stay readable)."""
+    with sessions(settings)() as session:
+        return latest_run(session, get_corpus(session, corpus_name).id)
+
+
+def no_run_message(corpus_name: str) -> str:
+    return (
+        f"No clustering yet: run `qclust cluster --corpus {corpus_name}` or use the Corpora page."
+    )
+
+
+@st.cache_data(show_spinner=False, ttl=_VIEWS_TTL_SECONDS, max_entries=32)
+def _cluster_views_of(database_url: str, run_id: int) -> list[ClusterView]:
+    with _sessions_for(database_url)() as session:
+        return cluster_views(session, session.get_one(ClusterRun, run_id))
+
+
+def run_cluster_views(settings: Settings, run_id: int) -> list[ClusterView]:
+    """The run's clusters, largest first, cached per run."""
+    return _cluster_views_of(settings.resolved_database_url, run_id)
+
+
+def forget_cluster_views() -> None:
+    """After a rename: the next run reads the names again."""
+    _cluster_views_of.clear()
+
+
+class StreamlitProgress:
+    """Feeds the indexer's and pipeline's `(stage, done, total)` callbacks to one progress bar."""
+
+    def __init__(self, label: str) -> None:
+        self._bar = st.progress(0.0, text=label)
+
+    def __call__(self, stage: str, done: int, total: int | None) -> None:
+        if total:
+            self._bar.progress(min(1.0, done / total), text=f"{stage}: {done:,} of {total:,}")
+        else:
+            self._bar.progress(0.0, text=f"{stage}: {done:,}")
+
+    def finish(self, text: str) -> None:
+        self._bar.progress(1.0, text=text)
+
+
+@contextmanager
+def uploaded_file(data: bytes, filename: str) -> Iterator[Path]:
+    """An upload as a temporary file with the upload's suffix (which tells the reader its format).
+
+    The user's file name is only shown, never used as a path: errors about the temporary file
+    are reworded to name the upload instead.
+    """
+    with tempfile.TemporaryDirectory(prefix="qclust-upload-") as folder:
+        path = Path(folder) / f"upload{Path(filename).suffix.lower()}"
+        path.write_bytes(data)
+        try:
+            yield path
+        except InputFileError as exc:
+            raise type(exc)(str(exc).replace(str(path), filename)) from exc

@@ -1,0 +1,44 @@
+"""Keep umap-learn's numba kernels compiled on disk.
+
+umap-learn compiles over a hundred numba functions without `cache=True`, so every new process
+spends about 6 seconds (on 2 cores) compiling them again before the first UMAP. Turning on
+numba's own on-disk cache for them makes that a one-time cost per installation.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import cache
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def cache_umap_kernels() -> int:
+    """Enable numba's disk cache on umap-learn's compiled functions; returns how many."""
+    import umap.distances
+    import umap.layouts
+    import umap.sparse
+    import umap.spectral
+    import umap.umap_
+    import umap.utils
+    from numba.core.registry import CPUDispatcher
+
+    enabled = 0
+    for module in (
+        umap.umap_,
+        umap.layouts,
+        umap.utils,
+        umap.spectral,
+        umap.sparse,
+        umap.distances,
+    ):
+        for function in vars(module).values():
+            if isinstance(function, CPUDispatcher):
+                try:
+                    function.enable_caching()
+                except Exception as exc:  # a read-only install: compile as usual
+                    logger.debug("numba cache unavailable for %s: %s", function, exc)
+                    continue
+                enabled += 1
+    return enabled

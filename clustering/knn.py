@@ -1,0 +1,81 @@
+"""The k-nearest-neighbour graph every clustering step shares, built with FAISS (never n-by-n).
+
+Rows are positions in the vector matrix; column 0 is the point itself (similarity 1), as UMAP's
+precomputed kNN expects.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.index import build_index, choose_factory, search
+
+_SEARCH_CHUNK = 16_384
+
+
+@dataclass(frozen=True)
+class KnnGraph:
+    indices: npt.NDArray[np.int64]  # (n, k) row positions; -1 where fewer neighbours exist
+    similarities: npt.NDArray[np.float32]  # (n, k) cosine, descending
+
+    @property
+    def k(self) -> int:
+        return int(self.indices.shape[1])
+
+    @property
+    def distances(self) -> npt.NDArray[np.float32]:
+        """Cosine distances, clipped at 0, for UMAP."""
+        distances: npt.NDArray[np.float32] = np.maximum(1.0 - self.similarities, 0.0)
+        return distances.astype(np.float32)
+
+
+def knn_graph(
+    vectors: npt.NDArray[np.float32],
+    k: int,
+    *,
+    index: Any | None = None,
+    ids: npt.NDArray[np.int64] | None = None,
+    exact_max: int = 100_000,
+) -> KnnGraph:
+    """k neighbours (self included) of every row of `vectors`.
+
+    With `index` (the corpus's own FAISS index, keyed by `ids`, sorted ascending) no new index
+    is built; otherwise one is built over row positions.
+    """
+    n = len(vectors)
+    k = min(k, n)
+    if index is None:
+        positions = np.arange(n, dtype=np.int64)
+        index = build_index(vectors, positions, choose_factory(n, exact_max=exact_max))
+    found_ids = np.empty((n, k), dtype=np.int64)
+    found_sims = np.empty((n, k), dtype=np.float32)
+    for start in range(0, n, _SEARCH_CHUNK):
+        stop = min(start + _SEARCH_CHUNK, n)
+        sims, hits = search(index, vectors[start:stop], k)
+        found_ids[start:stop], found_sims[start:stop] = hits, sims
+    if ids is not None:
+        rows = np.searchsorted(ids, found_ids)
+        valid = (found_ids >= 0) & (rows < n)
+        valid[valid] &= ids[rows[valid]] == found_ids[valid]
+        found_ids = np.where(valid, rows, -1)
+    return _self_first(found_ids, found_sims)
+
+
+def _self_first(indices: npt.NDArray[np.int64], similarities: npt.NDArray[np.float32]) -> KnnGraph:
+    """Put each point first in its own row (ties between identical vectors can hide it)."""
+    n, k = indices.shape
+    own = np.arange(n)
+    has_self = indices == own[:, None]
+    missing = ~has_self.any(axis=1)
+    if missing.any():  # replace the last neighbour with the point itself
+        indices[missing, -1] = own[missing]
+        has_self[missing, -1] = True
+    order = np.argsort(~has_self, axis=1, kind="stable")
+    indices = np.take_along_axis(indices, order, axis=1)
+    similarities = np.take_along_axis(similarities, order, axis=1)
+    similarities[:, 0] = 1.0
+    return KnnGraph(indices, similarities)

@@ -1,0 +1,65 @@
+"""The 2-D map of a corpus for the UI: UMAP over the same kNN graph as the topics.
+
+Started from the topics' own UMAP embedding (its two main axes), the 2-D layout needs few
+epochs to settle, so the map costs a fraction of a second UMAP from scratch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from clustering.knn import KnnGraph
+from clustering.topics import SMALL_CORPUS, is_degenerate, umap_embedding
+
+Floats = npt.NDArray[np.float32]
+WARM_START_EPOCHS = 100
+
+
+def map_2d(
+    graph: KnnGraph,
+    vectors: Floats,
+    *,
+    n_neighbors: int = 15,
+    min_dist: float = 0.1,
+    n_epochs: int | None = None,
+    random_state: int | None = None,
+    start: Floats | None = None,
+) -> Floats:
+    """One (x, y) per row; PCA for tiny corpora, all zeros when every vector is the same.
+
+    `start`: an embedding of the same rows (the topics' UMAP) to begin the layout from.
+    """
+    n = len(vectors)
+    if is_degenerate(vectors):
+        return np.zeros((n, 2), dtype=np.float32)
+    if n < SMALL_CORPUS:
+        centred = vectors - vectors.mean(axis=0)
+        _, _, components = np.linalg.svd(centred, full_matrices=False)
+        projected: Floats = np.asarray(centred @ components[:2].T, dtype=np.float32)
+        if projected.shape[1] < 2:
+            projected = np.hstack([projected, np.zeros((n, 1), dtype=np.float32)])
+        return projected
+    init = None
+    if start is not None and start.shape[1] >= 2:
+        init = principal_axes(start, 2)
+        n_epochs = n_epochs or WARM_START_EPOCHS
+    return umap_embedding(
+        graph,
+        vectors,
+        n_components=2,
+        n_neighbors=n_neighbors,
+        min_dist=min_dist,
+        n_epochs=n_epochs,
+        random_state=random_state,
+        init=init,
+    )
+
+
+def principal_axes(points: Floats, dimensions: int) -> Floats:
+    """`points` projected on their main axes and scaled to UMAP's init range (about +-10)."""
+    centred = points - points.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    projected = centred @ axes[:dimensions].T
+    scale = float(np.abs(projected).max()) or 1.0
+    return np.asarray(10.0 * projected / scale, dtype=np.float32)

@@ -1,0 +1,86 @@
+"""Near-duplicate groups: questions that ask the same thing, from the kNN graph.
+
+Edges join neighbours at or above the duplicate threshold; connected components are the
+candidate groups. Chains (A~B, B~C, but A and C apart) are cut: a member must be within the
+threshold of its group's medoid, else it leaves and the rest is grouped again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+from clustering.errors import ParameterError
+from clustering.knn import KnnGraph
+
+Labels = npt.NDArray[np.int64]
+
+
+def _components(graph: KnnGraph, threshold: float) -> Labels:
+    n = len(graph.indices)
+    rows = np.repeat(np.arange(n), graph.k)
+    cols = graph.indices.ravel()
+    keep = (graph.similarities.ravel() >= threshold) & (cols >= 0) & (cols != rows)
+    adjacency = coo_matrix((np.ones(int(keep.sum())), (rows[keep], cols[keep])), shape=(n, n))
+    _, labels = connected_components(adjacency, directed=False)
+    components: Labels = np.asarray(labels, dtype=np.int64)
+    return components
+
+
+def medoid(vectors: npt.NDArray[np.float32]) -> int:
+    """The member most similar to the others (for big groups: to their mean direction)."""
+    if len(vectors) <= 2000:
+        return int(np.argmax((vectors @ vectors.T).sum(axis=1)))
+    return int(np.argmax(vectors @ vectors.mean(axis=0)))
+
+
+def _split_chains(
+    members: npt.NDArray[np.int64], vectors: npt.NDArray[np.float32], threshold: float
+) -> list[npt.NDArray[np.int64]]:
+    """Groups whose every member is within `threshold` of the group's medoid."""
+    groups: list[npt.NDArray[np.int64]] = []
+    pending = [members]
+    while pending:
+        current = pending.pop()
+        if len(current) < 2:
+            continue
+        centre = current[medoid(vectors[current])]
+        close = vectors[current] @ vectors[centre] >= threshold
+        if close.all():
+            groups.append(current)
+            continue
+        pending.append(current[close])
+        pending.append(current[~close])
+    return groups
+
+
+@dataclass(kw_only=True)
+class NearDuplicateGrouper:
+    """Estimator in the scikit-learn shape: `fit` sets `labels_` (-1: no group) and `medoids_`."""
+
+    threshold: float = 0.8
+    labels_: Labels = field(init=False, repr=False)
+    medoids_: dict[int, int] = field(init=False, repr=False)
+
+    def fit(self, graph: KnnGraph, vectors: npt.NDArray[np.float32]) -> NearDuplicateGrouper:
+        if not 0.0 < self.threshold <= 1.0:
+            raise ParameterError(f"duplicate threshold must be in (0, 1], not {self.threshold}")
+        components = _components(graph, self.threshold)
+        sizes = np.bincount(components)
+        labels = np.full(len(vectors), -1, dtype=np.int64)
+        medoids: dict[int, int] = {}
+        order = np.argsort(components, kind="stable")
+        bounds = np.cumsum(sizes)[:-1]
+        for members in np.split(order, bounds):
+            if len(members) < 2:
+                continue
+            for group in _split_chains(members, vectors, self.threshold):
+                label = len(medoids)
+                labels[group] = label
+                medoids[label] = int(group[medoid(vectors[group])])
+        self.labels_, self.medoids_ = labels, medoids
+        return self

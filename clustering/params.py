@@ -1,0 +1,49 @@
+"""Parameters of a clustering run, validated before any work starts."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from clustering.errors import ParameterError
+from clustering.topics import Selection, TopicClusterer
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClusterParams:
+    min_cluster_size: int | None = None  # None: 10, growing past 20,000 questions
+    min_samples: int | None = None  # None: min_cluster_size
+    selection: Selection = "eom"
+    n_neighbors: int = 15
+    n_components: int = 5
+    duplicate_threshold: float | None = None  # None: the corpus's threshold
+    attach_similarity: float = 0.6  # outliers this close to a cluster are offered to it
+    make_map: bool = True
+    random_state: int | None = None
+
+    def topic_clusterer(self) -> TopicClusterer:
+        return TopicClusterer(
+            n_neighbors=self.n_neighbors,
+            n_components=self.n_components,
+            min_cluster_size=self.min_cluster_size,
+            min_samples=self.min_samples,
+            selection=self.selection,
+            random_state=self.random_state,
+        )
+
+    def validate(self) -> None:
+        self.topic_clusterer().validate()
+        if self.duplicate_threshold is not None and not 0.0 < self.duplicate_threshold <= 1.0:
+            raise ParameterError(
+                f"duplicate threshold must be in (0, 1], not {self.duplicate_threshold}"
+            )
+        if not 0.0 <= self.attach_similarity <= 1.0:
+            raise ParameterError(f"attach similarity must be 0 to 1, not {self.attach_similarity}")
+
+    @property
+    def knn_k(self) -> int:
+        """Neighbours per point in the shared graph: enough for UMAP and for duplicate groups."""
+        return max(self.n_neighbors, 16)
+
+    def as_record(self) -> dict[str, Any]:
+        return asdict(self)

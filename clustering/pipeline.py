@@ -1,0 +1,188 @@
+"""`qclust cluster`: stored vectors in, one clustering run in the database out.
+
+Stages, each reported to `progress`: neighbours (FAISS kNN graph, shared by everything after),
+duplicates, topics (UMAP + HDBSCAN), names (c-TF-IDF), map (2-D UMAP), saving. The run is
+written in one transaction; a failure marks it failed, so nothing half-written is ever shown.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy.orm import Session, sessionmaker
+
+from clustering.errors import NotEnoughQuestionsError
+from clustering.knn import KnnGraph, knn_graph
+from clustering.mapping import map_2d
+from clustering.naming import ctfidf_keywords, name_from_keywords, representatives
+from clustering.near_duplicates import NearDuplicateGrouper
+from clustering.params import ClusterParams
+from clustering.placement import nearest_labelled
+from clustering.store_results import RunResult, mark_failed, start_run, write_run
+from clustering.tracking import track_clusters
+from db.cluster_queries import latest_run, next_cluster_key, run_memberships
+from db.errors import QclustError
+from db.queries import question_texts
+from db.settings import Settings
+from indexer.corpus_index import locate_corpus, open_index, open_store
+
+logger = logging.getLogger(__name__)
+ProgressFn = Callable[[str, int, int | None], None]
+MIN_QUESTIONS = 3
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class CorpusVectors:
+    corpus_id: int
+    encoder_id: int
+    threshold: float
+    ids: npt.NDArray[np.int64]
+    vectors: npt.NDArray[np.float32]
+    index: Any
+
+
+def load_corpus_vectors(
+    sessions: sessionmaker[Session], settings: Settings, corpus_name: str
+) -> CorpusVectors:
+    try:
+        location = locate_corpus(sessions, settings, corpus_name)
+        store = open_store(location)
+    except QclustError as exc:
+        raise NotEnoughQuestionsError(str(exc)) from exc
+    if len(store) < location.question_count:
+        logger.warning(
+            "%d questions are not encoded yet and are left out; run 'qclust ingest' again",
+            location.question_count - len(store),
+        )
+    if len(store) < MIN_QUESTIONS:
+        raise NotEnoughQuestionsError(
+            f"clustering needs at least {MIN_QUESTIONS} questions; "
+            f"corpus '{corpus_name}' has {len(store)}"
+        )
+    index = open_index(sessions, location, store, settings.exact_index_max)
+    return CorpusVectors(
+        location.corpus_id,
+        location.encoder_id,
+        location.threshold,
+        store.ids(),
+        store.vectors(),
+        index,
+    )
+
+
+def run_clustering(
+    corpus_name: str,
+    *,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    params: ClusterParams | None = None,
+    progress: ProgressFn = _no_progress,
+) -> int:
+    """Cluster the corpus and store the run; returns the run id."""
+    params = params or ClusterParams()
+    params.validate()
+    data = load_corpus_vectors(sessions, settings, corpus_name)
+    run_id = start_run(sessions, data.corpus_id, data.encoder_id, params.as_record())
+    started = time.perf_counter()
+    try:
+        result = _compute(sessions, data, params, progress)
+        progress("saving", 0, 1)
+        write_run(sessions, run_id, data.corpus_id, result, time.perf_counter() - started)
+        progress("saving", 1, 1)
+    except BaseException as exc:
+        mark_failed(sessions, run_id, str(exc) or type(exc).__name__)
+        raise
+    return run_id
+
+
+def _compute(
+    sessions: sessionmaker[Session],
+    data: CorpusVectors,
+    params: ClusterParams,
+    progress: ProgressFn,
+) -> RunResult:
+    n = len(data.ids)
+    progress("neighbours", 0, n)
+    graph = knn_graph(data.vectors, params.knn_k, index=data.index, ids=data.ids)
+    progress("neighbours", n, n)
+
+    progress("duplicates", 0, 1)
+    threshold = params.duplicate_threshold or data.threshold
+    groups = NearDuplicateGrouper(threshold=threshold).fit(graph, data.vectors)
+    progress("duplicates", 1, 1)
+
+    progress("topics", 0, 1)
+    topics = params.topic_clusterer().fit(graph, data.vectors)
+    progress("topics", 1, 1)
+
+    progress("names", 0, 1)
+    with sessions() as session:
+        texts_by_id = question_texts(session, data.ids.tolist())
+        previous = latest_run(session, data.corpus_id)
+        previous_members = run_memberships(session, previous.id) if previous else {}
+        first_new_key = next_cluster_key(session, data.corpus_id)
+    texts = [texts_by_id[int(i)] for i in data.ids]
+    keywords = ctfidf_keywords(texts, topics.labels_)
+    central = representatives(data.vectors, topics.labels_, topics.probabilities_)
+    progress("names", 1, 1)
+
+    progress("map", 0, 1)
+    coordinates = (
+        map_2d(
+            graph, data.vectors, n_neighbors=params.n_neighbors, random_state=params.random_state
+        )
+        if params.make_map
+        else topics.embedding_[:, :2]
+    )
+    progress("map", 1, 1)
+
+    current = {label: {int(data.ids[row]) for row in rows} for label, rows in central.items()}
+    tracking = track_clusters(current, previous_members, first_new_key)
+    return RunResult(
+        ids=data.ids,
+        labels=topics.labels_,
+        strengths=topics.probabilities_,
+        centrality=_centrality(data.vectors, topics.labels_),
+        coordinates=coordinates,
+        group_labels=groups.labels_,
+        group_medoids=groups.medoids_,
+        nearest=_nearest_clusters(graph, topics.labels_),
+        keywords=keywords,
+        names={label: name_from_keywords(words) for label, words in keywords.items()},
+        representatives={label: rows[0] for label, rows in central.items()},
+        tracking=tracking,
+    )
+
+
+def _centrality(
+    vectors: npt.NDArray[np.float32], labels: npt.NDArray[np.int64]
+) -> npt.NDArray[np.float32]:
+    """Cosine of each member to its cluster's mean direction (0 for outliers)."""
+    result = np.zeros(len(vectors), dtype=np.float32)
+    for label in np.unique(labels[labels >= 0]):
+        rows = labels == label
+        centre = vectors[rows].mean(axis=0)
+        result[rows] = vectors[rows] @ (centre / max(float(np.linalg.norm(centre)), 1e-12))
+    return result
+
+
+def _nearest_clusters(
+    graph: KnnGraph, labels: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """Per point: the cluster of its most similar clustered neighbour, and that similarity.
+
+    Stored for outliers; the attach threshold is applied later, so it can change without a run.
+    """
+    neighbour_labels = np.where(graph.indices >= 0, labels[np.maximum(graph.indices, 0)], -1)
+    neighbour_labels[:, 0] = -1  # not itself
+    return nearest_labelled(neighbour_labels, graph.similarities)

@@ -1,0 +1,180 @@
+"""Writing a clustering run to the database: all of it in one transaction, or marked failed.
+
+The analysts' recorded edits (merges, moves, canonical picks) are replayed in that same
+transaction, so no one ever sees a run without them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from clustering.tracking import Tracking
+from db.edits import replay_edits
+from db.models import (
+    Cluster,
+    ClusterIdentity,
+    ClusterMember,
+    ClusterRun,
+    DuplicateGroup,
+    RunStatus,
+    utcnow,
+)
+
+_MEMBER_BATCH = 20_000
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything a run found, by row of the corpus's vector matrix."""
+
+    ids: npt.NDArray[np.int64]
+    labels: npt.NDArray[np.int64]
+    strengths: npt.NDArray[np.float32]
+    centrality: npt.NDArray[np.float32]
+    coordinates: npt.NDArray[np.float32]
+    group_labels: npt.NDArray[np.int64]
+    group_medoids: dict[int, int]
+    nearest: tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]
+    keywords: dict[int, list[str]]
+    names: dict[int, str]
+    representatives: dict[int, int]  # label -> row
+    tracking: Tracking
+
+
+def start_run(
+    sessions: sessionmaker[Session], corpus_id: int, encoder_id: int, params: dict[str, Any]
+) -> int:
+    with sessions.begin() as session:
+        run = ClusterRun(
+            corpus_id=corpus_id, encoder_id=encoder_id, status=RunStatus.RUNNING, params=params
+        )
+        session.add(run)
+        session.flush()
+        return run.id
+
+
+def mark_failed(sessions: sessionmaker[Session], run_id: int, message: str) -> None:
+    with sessions.begin() as session:
+        run = session.get_one(ClusterRun, run_id)
+        run.status, run.message, run.finished_at = RunStatus.FAILED, message, utcnow()
+
+
+def write_run(
+    sessions: sessionmaker[Session],
+    run_id: int,
+    corpus_id: int,
+    result: RunResult,
+    seconds: float,
+) -> None:
+    keys = {label: tracked.key for label, tracked in result.tracking.clusters.items()}
+    with sessions.begin() as session:
+        _write_identities(session, run_id, corpus_id, result.tracking)
+        _write_clusters(session, run_id, result, keys)
+        group_ids = _write_groups(session, run_id, result)
+        _write_members(session, run_id, result, keys, group_ids)
+        run = session.get_one(ClusterRun, run_id)
+        run.status, run.finished_at, run.seconds = RunStatus.DONE, utcnow(), seconds
+        run.question_count = len(result.ids)
+        run.cluster_count = len(keys)
+        run.noise_share = float(np.mean(result.labels < 0)) if len(result.labels) else 0.0
+        run.group_count = len(group_ids)
+        run.changes = {
+            "gone": result.tracking.gone,
+            "merged_into": {str(k): v for k, v in result.tracking.merged_into.items()},
+        }
+        replay_edits(session, run)
+
+
+def _write_identities(session: Session, run_id: int, corpus_id: int, tracking: Tracking) -> None:
+    existing = set(
+        session.scalars(select(ClusterIdentity.key).where(ClusterIdentity.corpus_id == corpus_id))
+    )
+    new = [
+        {"corpus_id": corpus_id, "key": c.key, "created_run_id": run_id}
+        for c in tracking.clusters.values()
+        if c.key not in existing
+    ]
+    if new:
+        session.execute(insert(ClusterIdentity), new)
+
+
+def _write_clusters(session: Session, run_id: int, result: RunResult, keys: dict[int, int]) -> None:
+    sizes = np.bincount(result.labels[result.labels >= 0], minlength=len(keys))
+    rows = [
+        {
+            "run_id": run_id,
+            "key": key,
+            "size": int(sizes[label]),
+            "auto_name": result.names.get(label, "(unnamed)"),
+            "keywords": result.keywords.get(label, []),
+            "representative_id": int(result.ids[result.representatives[label]]),
+            "change": result.tracking.clusters[label].change,
+            "sources": result.tracking.clusters[label].sources or None,
+        }
+        for label, key in keys.items()
+    ]
+    if rows:
+        session.execute(insert(Cluster), rows)
+
+
+def _write_groups(session: Session, run_id: int, result: RunResult) -> dict[int, int]:
+    """Insert the duplicate groups; returns group label -> database id."""
+    labels = sorted(result.group_medoids)
+    if not labels:
+        return {}
+    sizes = np.bincount(result.group_labels[result.group_labels >= 0])
+    rows = [
+        {
+            "run_id": run_id,
+            "canonical_id": int(result.ids[result.group_medoids[label]]),
+            "size": int(sizes[label]),
+        }
+        for label in labels
+    ]
+    ids = session.scalars(
+        insert(DuplicateGroup).returning(DuplicateGroup.id, sort_by_parameter_order=True), rows
+    ).all()
+    return dict(zip(labels, ids, strict=True))
+
+
+def _write_members(
+    session: Session,
+    run_id: int,
+    result: RunResult,
+    keys: dict[int, int],
+    group_ids: dict[int, int],
+) -> None:
+    nearest_labels, nearest_sims = result.nearest
+    batch: list[dict[str, Any]] = []
+    for row, question_id in enumerate(result.ids.tolist()):
+        label, group = int(result.labels[row]), int(result.group_labels[row])
+        nearest = int(nearest_labels[row])
+        outlier = label < 0
+        batch.append(
+            {
+                "run_id": run_id,
+                "question_id": question_id,
+                "cluster_key": keys[label] if label >= 0 else -1,
+                "strength": float(result.strengths[row]),
+                "centrality": float(result.centrality[row]),
+                "group_id": group_ids.get(group) if group >= 0 else None,
+                "x": float(result.coordinates[row, 0]),
+                "y": float(result.coordinates[row, 1]),
+                "nearest_key": keys[nearest] if outlier and nearest >= 0 else None,
+                "nearest_similarity": float(nearest_sims[row])
+                if outlier and nearest >= 0
+                else None,
+                "placed": False,
+            }
+        )
+        if len(batch) >= _MEMBER_BATCH:
+            session.execute(insert(ClusterMember), batch)
+            batch = []
+    if batch:
+        session.execute(insert(ClusterMember), batch)

@@ -1,0 +1,1 @@
+"""Where things live: settings, the SQLAlchemy schema, sessions and queries."""

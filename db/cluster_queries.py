@@ -1,0 +1,157 @@
+"""Queries over clustering results. Each takes a `Session` first; callers own the transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from db.models import (
+    Cluster,
+    ClusterIdentity,
+    ClusterMember,
+    ClusterRun,
+    DuplicateGroup,
+    Question,
+    RunStatus,
+)
+
+
+def latest_run(session: Session, corpus_id: int) -> ClusterRun | None:
+    """The newest finished run of a corpus: the one the UI and CLI show."""
+    return session.scalar(
+        select(ClusterRun)
+        .where(ClusterRun.corpus_id == corpus_id, ClusterRun.status == RunStatus.DONE)
+        .order_by(ClusterRun.id.desc())
+        .limit(1)
+    )
+
+
+def next_cluster_key(session: Session, corpus_id: int) -> int:
+    highest = session.scalar(
+        select(func.max(ClusterIdentity.key)).where(ClusterIdentity.corpus_id == corpus_id)
+    )
+    return 0 if highest is None else highest + 1
+
+
+def run_memberships(session: Session, run_id: int) -> dict[int, set[int]]:
+    """Cluster key -> question ids, for the fitted (not placed) members of a run."""
+    members: dict[int, set[int]] = {}
+    rows = session.execute(
+        select(ClusterMember.cluster_key, ClusterMember.question_id).where(
+            ClusterMember.run_id == run_id,
+            ClusterMember.cluster_key >= 0,
+            ClusterMember.placed.is_(False),
+        )
+    )
+    for key, question_id in rows:
+        members.setdefault(key, set()).add(question_id)
+    return members
+
+
+@dataclass(frozen=True)
+class ClusterView:
+    key: int
+    name: str
+    auto_name: str
+    size: int
+    keywords: list[str]
+    representative: str | None
+    change: str
+    sources: list[int]
+
+
+def cluster_views(session: Session, run: ClusterRun) -> list[ClusterView]:
+    """Clusters of `run`, largest first, named as analysts named them (else automatically)."""
+    names: dict[int, str | None] = {
+        key: name
+        for key, name in session.execute(
+            select(ClusterIdentity.key, ClusterIdentity.name).where(
+                ClusterIdentity.corpus_id == run.corpus_id
+            )
+        )
+    }
+    placed: dict[int, int] = {
+        key: count
+        for key, count in session.execute(
+            select(ClusterMember.cluster_key, func.count())
+            .where(ClusterMember.run_id == run.id, ClusterMember.placed.is_(True))
+            .group_by(ClusterMember.cluster_key)
+        )
+    }
+    rows = session.execute(
+        select(Cluster, Question.text)
+        .outerjoin(Question, Cluster.representative_id == Question.id)
+        .where(Cluster.run_id == run.id)
+    ).all()
+    views = [
+        ClusterView(
+            key=cluster.key,
+            name=names.get(cluster.key) or cluster.auto_name,
+            auto_name=cluster.auto_name,
+            size=cluster.size + placed.get(cluster.key, 0),
+            keywords=list(cluster.keywords),
+            representative=text,
+            change=cluster.change,
+            sources=list(cluster.sources or []),
+        )
+        for cluster, text in rows
+    ]
+    return sorted(views, key=lambda view: (-view.size, view.key))
+
+
+@dataclass(frozen=True)
+class MemberView:
+    question_id: int
+    text: str
+    strength: float
+    centrality: float
+    placed: bool
+    group_id: int | None
+
+
+def cluster_members(
+    session: Session, run_id: int, key: int, *, limit: int = 100, offset: int = 0
+) -> list[MemberView]:
+    """Members of one cluster (key -1: the outliers), most central first."""
+    rows = session.execute(
+        select(ClusterMember, Question.text)
+        .join(Question, ClusterMember.question_id == Question.id)
+        .where(ClusterMember.run_id == run_id, ClusterMember.cluster_key == key)
+        .order_by(ClusterMember.placed, ClusterMember.centrality.desc(), Question.id)
+        .limit(limit)
+        .offset(offset)
+    ).all()
+    return [
+        MemberView(m.question_id, text, m.strength, m.centrality, m.placed, m.group_id)
+        for m, text in rows
+    ]
+
+
+def duplicate_groups(session: Session, run_id: int, *, limit: int = 100) -> list[DuplicateGroup]:
+    return list(
+        session.scalars(
+            select(DuplicateGroup)
+            .where(DuplicateGroup.run_id == run_id)
+            .order_by(DuplicateGroup.size.desc(), DuplicateGroup.id)
+            .limit(limit)
+        )
+    )
+
+
+def placed_question_ids(session: Session, run_id: int) -> set[int]:
+    return set(
+        session.scalars(select(ClusterMember.question_id).where(ClusterMember.run_id == run_id))
+    )
+
+
+def rename_cluster(session: Session, corpus_id: int, key: int, name: str | None) -> None:
+    identity = session.scalar(
+        select(ClusterIdentity).where(
+            ClusterIdentity.corpus_id == corpus_id, ClusterIdentity.key == key
+        )
+    )
+    if identity is None:
+        raise KeyError(key)
+    identity.name = name.strip() if name and name.strip() else None

@@ -1,0 +1,209 @@
+"""Analysts' changes to a clustering run: merge two clusters, move a question, pick a canonical.
+
+Each change is applied to the run the analyst is looking at and recorded as a `ClusterEdit`;
+`replay_edits` applies every recorded change again to each later run, inside the transaction
+that writes it, so a re-clustering never undoes an analyst's work.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from db.errors import QclustError
+from db.models import (
+    Cluster,
+    ClusterEdit,
+    ClusterMember,
+    ClusterRun,
+    DuplicateGroup,
+    EditKind,
+)
+
+OUTLIER_KEY = -1
+
+
+class EditError(QclustError):
+    """An edit that does not fit the run (an unknown cluster, a question not in the run)."""
+
+
+def merge_clusters(
+    session: Session, run: ClusterRun, source_key: int, target_key: int, *, by: str
+) -> int:
+    """Put every member of `source_key` into `target_key`; returns how many moved."""
+    if source_key == target_key:
+        raise EditError("pick two different clusters to merge")
+    _require_cluster(session, run.id, source_key)
+    _require_cluster(session, run.id, target_key)
+    members = list(
+        session.scalars(
+            select(ClusterMember.question_id).where(
+                ClusterMember.run_id == run.id, ClusterMember.cluster_key == source_key
+            )
+        )
+    )
+    session.add(
+        ClusterEdit(
+            corpus_id=run.corpus_id,
+            kind=EditKind.MERGE,
+            target_key=target_key,
+            member_ids=members,
+            created_by=by,
+        )
+    )
+    _apply_merge(session, run.id, members, target_key)
+    _refresh_counts(session, run.id)
+    return len(members)
+
+
+def move_question(
+    session: Session, run: ClusterRun, question_id: int, target_key: int, *, by: str
+) -> None:
+    """Move one question to another cluster, or out of every cluster (`OUTLIER_KEY`)."""
+    if target_key != OUTLIER_KEY:
+        _require_cluster(session, run.id, target_key)
+    if _member(session, run.id, question_id) is None:
+        raise EditError(f"question {question_id} is not in clustering run {run.id}")
+    session.add(
+        ClusterEdit(
+            corpus_id=run.corpus_id,
+            kind=EditKind.MOVE,
+            target_key=target_key,
+            question_id=question_id,
+            created_by=by,
+        )
+    )
+    _apply_move(session, run.id, question_id, target_key)
+    _refresh_counts(session, run.id)
+
+
+def mark_canonical(session: Session, run: ClusterRun, question_id: int, *, by: str) -> None:
+    """Make the question the canonical one of its near-duplicate group."""
+    member = _member(session, run.id, question_id)
+    if member is None or member.group_id is None:
+        raise EditError(f"question {question_id} is in no near-duplicate group of run {run.id}")
+    session.add(
+        ClusterEdit(
+            corpus_id=run.corpus_id,
+            kind=EditKind.CANONICAL,
+            question_id=question_id,
+            created_by=by,
+        )
+    )
+    _apply_canonical(session, run.id, question_id)
+
+
+def replay_edits(session: Session, run: ClusterRun) -> int:
+    """Apply the corpus's recorded edits, oldest first, to a new run; returns how many applied.
+
+    An edit that no longer fits (its question is gone, its target cluster dissolved) is skipped.
+    """
+    edits = session.scalars(
+        select(ClusterEdit)
+        .where(ClusterEdit.corpus_id == run.corpus_id)
+        .order_by(ClusterEdit.created_at, ClusterEdit.id)
+    ).all()
+    applied = 0
+    for edit in edits:
+        if edit.kind is EditKind.MERGE and edit.target_key is not None:
+            applied += _apply_merge(session, run.id, edit.member_ids or [], edit.target_key)
+        elif edit.kind is EditKind.MOVE and edit.question_id is not None:
+            if edit.target_key is not None:
+                applied += _apply_move(session, run.id, edit.question_id, edit.target_key)
+        elif edit.kind is EditKind.CANONICAL and edit.question_id is not None:
+            applied += _apply_canonical(session, run.id, edit.question_id)
+    if applied:
+        _refresh_counts(session, run.id)
+    return applied
+
+
+def _apply_merge(session: Session, run_id: int, member_ids: list[int], target_key: int) -> bool:
+    """Merge into the target every cluster of this run made mostly of the remembered members."""
+    if not member_ids or _cluster(session, run_id, target_key) is None:
+        return False
+    remembered = set(member_ids)
+    keys = session.execute(
+        select(ClusterMember.cluster_key, ClusterMember.question_id).where(
+            ClusterMember.run_id == run_id,
+            ClusterMember.cluster_key.notin_([OUTLIER_KEY, target_key]),
+            ClusterMember.question_id.in_(remembered),
+        )
+    ).all()
+    hits: dict[int, int] = {}
+    for key, _ in keys:
+        hits[key] = hits.get(key, 0) + 1
+    sizes = _sizes(session, run_id)
+    sources = [key for key, count in hits.items() if count * 2 > sizes.get(key, 0)]
+    if not sources:
+        return False
+    session.execute(
+        update(ClusterMember)
+        .where(ClusterMember.run_id == run_id, ClusterMember.cluster_key.in_(sources))
+        .values(cluster_key=target_key)
+    )
+    session.execute(delete(Cluster).where(Cluster.run_id == run_id, Cluster.key.in_(sources)))
+    return True
+
+
+def _apply_move(session: Session, run_id: int, question_id: int, target_key: int) -> bool:
+    if target_key != OUTLIER_KEY and _cluster(session, run_id, target_key) is None:
+        return False
+    member = _member(session, run_id, question_id)
+    if member is None or member.cluster_key == target_key:
+        return False
+    member.cluster_key = target_key
+    # Put there by hand: full strength in a cluster; out of one, nothing to attach it to.
+    member.strength = 1.0 if target_key != OUTLIER_KEY else 0.0
+    member.nearest_key = member.nearest_similarity = None
+    session.flush()
+    return True
+
+
+def _apply_canonical(session: Session, run_id: int, question_id: int) -> bool:
+    member = _member(session, run_id, question_id)
+    if member is None or member.group_id is None:
+        return False
+    group = session.get_one(DuplicateGroup, member.group_id)
+    group.canonical_id = question_id
+    session.flush()
+    return True
+
+
+def _refresh_counts(session: Session, run_id: int) -> None:
+    """Cluster sizes, emptied clusters, the run's cluster count and noise share, after edits."""
+    session.flush()
+    sizes = _sizes(session, run_id)
+    for cluster in session.scalars(select(Cluster).where(Cluster.run_id == run_id)):
+        if sizes.get(cluster.key, 0) == 0:
+            session.delete(cluster)
+        else:
+            cluster.size = sizes[cluster.key]
+    session.flush()
+    run = session.get_one(ClusterRun, run_id)
+    total = sum(sizes.values())
+    run.cluster_count = len([key for key in sizes if key != OUTLIER_KEY])
+    run.noise_share = sizes.get(OUTLIER_KEY, 0) / total if total else 0.0
+
+
+def _sizes(session: Session, run_id: int) -> dict[int, int]:
+    rows = session.execute(
+        select(ClusterMember.cluster_key, func.count())
+        .where(ClusterMember.run_id == run_id, ClusterMember.placed.is_(False))
+        .group_by(ClusterMember.cluster_key)
+    ).all()
+    return {int(key): int(count) for key, count in rows}
+
+
+def _cluster(session: Session, run_id: int, key: int) -> Cluster | None:
+    return session.scalar(select(Cluster).where(Cluster.run_id == run_id, Cluster.key == key))
+
+
+def _require_cluster(session: Session, run_id: int, key: int) -> Cluster:
+    cluster = _cluster(session, run_id, key)
+    if cluster is None:
+        raise EditError(f"clustering run {run_id} has no cluster {key}")
+    return cluster
+
+
+def _member(session: Session, run_id: int, question_id: int) -> ClusterMember | None:
+    return session.get(ClusterMember, (run_id, question_id))

@@ -1,0 +1,166 @@
+"""Queries shared by every layer. Each takes a `Session` first; callers own the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from db.errors import CorpusNotFoundError
+from db.models import Corpus, Encoder, IndexBuild, IngestRun, Question
+
+_IN_CHUNK = 900  # stays under SQLite's bound-parameter limit
+
+
+def corpus_names(session: Session) -> list[str]:
+    return list(session.scalars(select(Corpus.name).order_by(Corpus.name)))
+
+
+def get_corpus(session: Session, name: str) -> Corpus:
+    corpus = session.scalar(select(Corpus).where(Corpus.name == name))
+    if corpus is None:
+        raise CorpusNotFoundError(name, corpus_names(session))
+    return corpus
+
+
+def get_or_create_corpus(session: Session, name: str) -> Corpus:
+    corpus = session.scalar(select(Corpus).where(Corpus.name == name))
+    if corpus is None:
+        corpus = Corpus(name=name)
+        session.add(corpus)
+        session.flush()
+    return corpus
+
+
+def get_encoder(session: Session, encoder_id: int) -> Encoder:
+    return session.get_one(Encoder, encoder_id)
+
+
+@dataclass(frozen=True)
+class CorpusSummary:
+    name: str
+    questions: int
+    duplicate_threshold: float | None
+    model: str | None
+    last_ingest: datetime | None
+
+
+def summarize_corpora(session: Session) -> list[CorpusSummary]:
+    counts = dict(
+        session.execute(select(Question.corpus_id, func.count()).group_by(Question.corpus_id)).all()
+    )
+    last_runs = dict(
+        session.execute(
+            select(IngestRun.corpus_id, func.max(IngestRun.started_at)).group_by(
+                IngestRun.corpus_id
+            )
+        ).all()
+    )
+    rows = session.execute(
+        select(Corpus, Encoder.model).outerjoin(Encoder, Corpus.encoder_id == Encoder.id)
+    ).all()
+    return [
+        CorpusSummary(
+            name=corpus.name,
+            questions=counts.get(corpus.id, 0),
+            duplicate_threshold=corpus.duplicate_threshold,
+            model=model,
+            last_ingest=last_runs.get(corpus.id),
+        )
+        for corpus, model in sorted(rows, key=lambda row: row[0].name)
+    ]
+
+
+def count_questions(session: Session, corpus_id: int) -> int:
+    return session.scalar(select(func.count()).where(Question.corpus_id == corpus_id)) or 0
+
+
+def existing_hashes(session: Session, corpus_id: int, hashes: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(hashes), _IN_CHUNK):
+        chunk = hashes[start : start + _IN_CHUNK]
+        found.update(
+            session.scalars(
+                select(Question.text_hash).where(
+                    Question.corpus_id == corpus_id, Question.text_hash.in_(chunk)
+                )
+            )
+        )
+    return found
+
+
+def insert_questions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """Bulk insert: one executemany, no ORM objects (ingest speed depends on it)."""
+    if rows:
+        session.execute(insert(Question), list(rows))
+
+
+def question_ids_after(session: Session, corpus_id: int, after_id: int, limit: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(Question.id)
+            .where(Question.corpus_id == corpus_id, Question.id > after_id)
+            .order_by(Question.id)
+            .limit(limit)
+        )
+    )
+
+
+def question_texts(session: Session, ids: Iterable[int]) -> dict[int, str]:
+    id_list = list(ids)
+    texts: dict[int, str] = {}
+    for start in range(0, len(id_list), _IN_CHUNK):
+        chunk = id_list[start : start + _IN_CHUNK]
+        rows = session.execute(select(Question.id, Question.text).where(Question.id.in_(chunk)))
+        texts.update((question_id, text) for question_id, text in rows)
+    return texts
+
+
+def questions_by_id(session: Session, ids: Iterable[int]) -> dict[int, Question]:
+    id_list = list(ids)
+    found: dict[int, Question] = {}
+    for start in range(0, len(id_list), _IN_CHUNK):
+        chunk = id_list[start : start + _IN_CHUNK]
+        found.update(
+            (q.id, q) for q in session.scalars(select(Question).where(Question.id.in_(chunk)))
+        )
+    return found
+
+
+def find_by_hash(session: Session, corpus_id: int, text_hash: str) -> Question | None:
+    return session.scalar(
+        select(Question).where(Question.corpus_id == corpus_id, Question.text_hash == text_hash)
+    )
+
+
+def latest_index_build(session: Session, corpus_id: int, encoder_id: int) -> IndexBuild | None:
+    return session.scalar(
+        select(IndexBuild)
+        .where(IndexBuild.corpus_id == corpus_id, IndexBuild.encoder_id == encoder_id)
+        .order_by(IndexBuild.id.desc())
+        .limit(1)
+    )
+
+
+def last_ingest_runs(session: Session, corpus_id: int, limit: int = 10) -> list[IngestRun]:
+    return list(
+        session.scalars(
+            select(IngestRun)
+            .where(IngestRun.corpus_id == corpus_id)
+            .order_by(IngestRun.id.desc())
+            .limit(limit)
+        )
+    )
+
+
+def set_duplicate_threshold(session: Session, name: str, threshold: float | None) -> Corpus:
+    """Set (or with None, clear) a corpus's own duplicate threshold."""
+    if threshold is not None and not 0.0 < threshold <= 1.0:
+        raise ValueError(f"a duplicate threshold is a cosine in (0, 1], not {threshold}")
+    corpus = get_corpus(session, name)
+    corpus.duplicate_threshold = threshold
+    return corpus

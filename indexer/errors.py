@@ -1,0 +1,34 @@
+"""Errors of the indexer; each message says what went wrong and where."""
+
+from __future__ import annotations
+
+from db.errors import QclustError
+
+
+class InputFileError(QclustError):
+    """The file as a whole cannot be read: nothing from it can go in."""
+
+
+class ColumnNotFoundError(InputFileError):
+    pass
+
+
+class EmptyQueryError(QclustError):
+    def __init__(self) -> None:
+        super().__init__("the query is empty: give a question to search for")
+
+
+class ModelLoadError(QclustError):
+    pass
+
+
+class IndexFileError(QclustError):
+    """An index file is missing or unreadable; callers rebuild it from the stored vectors."""
+
+
+class VectorStoreError(QclustError):
+    pass
+
+
+class CorpusBusyError(QclustError):
+    pass

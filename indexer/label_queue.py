@@ -1,0 +1,59 @@
+"""The labelling queue: question pairs whose similarity sits nearest the duplicate threshold.
+
+Those are the pairs the threshold is least sure of, so a label there teaches the most
+(uncertainty sampling). Pairs come from the index's neighbours of a random sample of the
+corpus, so the queue costs the same on a thousand questions as on a million.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Set
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.index import search as index_search
+from indexer.search import CorpusSearcher
+
+
+@dataclass(frozen=True)
+class CandidatePair:
+    first_id: int
+    second_id: int
+    first_text: str
+    second_text: str
+    similarity: float
+
+
+def candidate_pairs(
+    searcher: CorpusSearcher,
+    labelled: Set[tuple[int, int]],
+    *,
+    threshold: float,
+    limit: int = 20,
+    sample: int = 500,
+    neighbours: int = 5,
+    seed: int = 0,
+) -> list[CandidatePair]:
+    """Up to `limit` unlabelled pairs, the one nearest `threshold` first."""
+    ids = searcher.store.ids()
+    if len(ids) < 2:
+        return []
+    rng = np.random.default_rng(seed)
+    rows = np.sort(rng.choice(len(ids), size=min(sample, len(ids)), replace=False))
+    scores, found = index_search(searcher.index, searcher.store.take(rows), neighbours + 1)
+    best: dict[tuple[int, int], float] = {}
+    for query_id, row_scores, row_ids in zip(ids[rows].tolist(), scores, found, strict=True):
+        for score, other in zip(row_scores.tolist(), row_ids.tolist(), strict=True):
+            if other < 0 or other == query_id:
+                continue
+            pair = (min(query_id, other), max(query_id, other))
+            if pair not in labelled:
+                best[pair] = max(score, best.get(pair, -1.0))
+    chosen = sorted(best, key=lambda pair: (abs(best[pair] - threshold), pair))[:limit]
+    texts = searcher.texts(sorted({i for pair in chosen for i in pair}))
+    return [
+        CandidatePair(first, second, texts[first], texts[second], best[(first, second)])
+        for first, second in chosen
+        if first in texts and second in texts
+    ]

@@ -1,0 +1,144 @@
+"""Semantic search and duplicate lookup over one corpus, shared by the CLI, UI and HTTP lookup."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.errors import QclustError
+from db.queries import question_texts, questions_by_id
+from db.session import open_database
+from db.settings import Settings
+from indexer.corpus_index import locate_corpus, open_index, open_store
+from indexer.encoder import Encoder
+from indexer.errors import EmptyQueryError
+from indexer.index import search as index_search
+from indexer.index import to_search_device
+from indexer.validation import clean_text
+
+logger = logging.getLogger(__name__)
+
+Verdict = Literal["duplicate", "possible", "new"]
+
+
+@dataclass(frozen=True)
+class Hit:
+    question_id: int
+    text: str
+    score: float
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DuplicateCheck:
+    question: str
+    verdict: Verdict
+    threshold: float
+    possible_threshold: float
+    matches: list[Hit] = field(default_factory=list)  # at or above the threshold
+    nearest: list[Hit] = field(default_factory=list)  # the top hits, whatever their score
+
+    @property
+    def best(self) -> Hit | None:
+        return self.nearest[0] if self.nearest else None
+
+
+def verdict_for(score: float | None, threshold: float, possible_threshold: float) -> Verdict:
+    if score is not None and score >= threshold:
+        return "duplicate"
+    if score is not None and score >= possible_threshold:
+        return "possible"
+    return "new"
+
+
+class CorpusSearcher:
+    """Holds one corpus's encoder and index in memory; cheap to query many times."""
+
+    def __init__(
+        self,
+        corpus_name: str,
+        *,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        encoder: Encoder | None = None,
+    ) -> None:
+        self.settings, self.sessions = settings, sessions
+        location = locate_corpus(sessions, settings, corpus_name)
+        self.corpus_id, self.corpus_name = location.corpus_id, location.name
+        self.threshold = location.threshold
+        if encoder is None or encoder.spec != location.spec:
+            encoder = Encoder(location.spec, device=settings.device, batch_size=settings.batch_size)
+        self.encoder = encoder
+        self.store = open_store(location)
+        index = open_index(sessions, location, self.store, settings.exact_index_max)
+        self.index = to_search_device(index, settings.ngpu)
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def possible_threshold(self) -> float:
+        return round(max(0.0, self.threshold - self.settings.possible_margin), 6)
+
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        return self.search_many([query], k)[0]
+
+    def search_many(self, queries: Sequence[str], k: int = 10) -> list[list[Hit]]:
+        cleaned = [clean_text(query) for query in queries]
+        if not cleaned or not all(cleaned):
+            raise EmptyQueryError()
+        if k < 1:
+            raise QclustError(f"k must be at least 1, not {k}")
+        scores, ids = index_search(self.index, self.encoder.encode(cleaned), k)
+        with self.sessions() as session:
+            found = questions_by_id(session, {int(i) for i in ids.ravel() if i >= 0})
+        return [
+            [
+                Hit(int(i), found[int(i)].text, float(s), found[int(i)].external_id)
+                for s, i in zip(row_scores, row_ids, strict=True)
+                if i >= 0 and int(i) in found
+            ]
+            for row_scores, row_ids in zip(scores, ids, strict=True)
+        ]
+
+    def check_duplicates(
+        self, question: str, *, k: int = 10, threshold: float | None = None
+    ) -> DuplicateCheck:
+        return self.check_duplicates_many([question], k=k, threshold=threshold)[0]
+
+    def check_duplicates_many(
+        self, questions: Sequence[str], *, k: int = 10, threshold: float | None = None
+    ) -> list[DuplicateCheck]:
+        limit = self.threshold if threshold is None else threshold
+        possible = round(max(0.0, limit - self.settings.possible_margin), 6)
+        return [
+            DuplicateCheck(
+                question=question,
+                verdict=verdict_for(hits[0].score if hits else None, limit, possible),
+                threshold=limit,
+                possible_threshold=possible,
+                matches=[hit for hit in hits if hit.score >= limit],
+                nearest=hits,
+            )
+            for question, hits in zip(questions, self.search_many(questions, k), strict=True)
+        ]
+
+    def texts(self, ids: Sequence[int]) -> dict[int, str]:
+        with self.sessions() as session:
+            return question_texts(session, ids)
+
+
+def open_searcher(
+    corpus_name: str,
+    *,
+    settings: Settings,
+    sessions: sessionmaker[Session] | None = None,
+    encoder: Encoder | None = None,
+) -> CorpusSearcher:
+    sessions = sessions or open_database(settings.resolved_database_url)
+    return CorpusSearcher(corpus_name, settings=settings, sessions=sessions, encoder=encoder)

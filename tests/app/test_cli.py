@@ -1,0 +1,117 @@
+"""The CLI end to end through Typer's runner: real database, real model, real index."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from db.settings import Settings, get_settings
+from tests.conftest import write_csv
+
+QUESTIONS = [
+    "How do I reset my password?",
+    "I forgot my password and need a new one",
+    "Where can I download my invoices?",
+    "Can I pay with PayPal?",
+]
+
+
+@pytest.fixture
+def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
+    monkeypatch.setenv("QCLUST_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("QCLUST_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("QCLUST_DEVICE", "cpu")
+    get_settings.cache_clear()
+    yield CliRunner()
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def ingested(cli: CliRunner, tmp_path: Path) -> CliRunner:
+    path = write_csv(
+        tmp_path / "q.csv", [{"question": q, "id": str(i)} for i, q in enumerate(QUESTIONS)]
+    )
+    result = cli.invoke(
+        app, ["ingest", str(path), "--corpus", "support", "--text-column", "question", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "4 new" in result.output
+    return cli
+
+
+def test_search_json(ingested: CliRunner) -> None:
+    result = ingested.invoke(
+        app, ["search", "password reset", "-c", "support", "-k", "2", "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert [hit["text"] for hit in payload["hits"]][0] == QUESTIONS[0]
+    assert len(payload["hits"]) == 2
+
+
+def test_dupes_json_and_text(ingested: CliRunner) -> None:
+    result = ingested.invoke(
+        app, ["dupes", "How can I reset my password?", "-c", "support", "--json"]
+    )
+    payload = json.loads(result.output)
+    assert payload["verdict"] == "duplicate"
+    assert payload["matches"][0]["text"] == QUESTIONS[0]
+    text = ingested.invoke(app, ["dupes", "What time is it in Tokyo?", "-c", "support"])
+    assert text.output.startswith("new")
+
+
+def test_threshold_per_corpus(ingested: CliRunner) -> None:
+    assert "0.80 (default)" in ingested.invoke(app, ["threshold", "support"]).output
+    assert "0.93 (own)" in ingested.invoke(app, ["threshold", "support", "0.93"]).output
+    listing = ingested.invoke(app, ["corpora", "--json"])
+    assert json.loads(listing.output)[0]["duplicate_threshold"] == 0.93
+    bad = ingested.invoke(app, ["threshold", "support", "1.5"])
+    assert bad.exit_code == 1
+    assert "cosine in (0, 1]" in bad.output
+
+
+def test_bad_input_gives_one_clear_line_and_exit_code(cli: CliRunner, tmp_path: Path) -> None:
+    blank = tmp_path / "blank.txt"
+    blank.write_text("\n \n")
+    result = cli.invoke(app, ["ingest", str(blank), "--corpus", "support", "-q"])
+    assert result.exit_code == 1
+    assert "blank.txt:1: empty or whitespace-only question" in result.output
+    assert "no usable question" in result.output
+
+
+def test_unknown_format_is_refused(cli: CliRunner, tmp_path: Path) -> None:
+    result = cli.invoke(app, ["ingest", str(tmp_path / "q.csv"), "-c", "x", "--format", "xls"])
+    assert result.exit_code == 1
+    assert "unknown format 'xls'" in result.output
+
+
+def test_truncate_dim_and_prompt_are_recorded_for_a_new_corpus(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "q.csv", [{"question": q} for q in QUESTIONS])
+    args = [
+        "ingest",
+        str(path),
+        "-c",
+        "short",
+        "--truncate-dim",
+        "128",
+        "--prompt",
+        "query: ",
+        "-q",
+    ]
+    assert cli.invoke(app, args).exit_code == 0
+    result = cli.invoke(app, ["search", "password reset", "-c", "short", "-k", "1", "--json"])
+    assert json.loads(result.output)["hits"][0]["text"] == QUESTIONS[0]
+    from sqlalchemy import select
+
+    from db.models import Encoder as EncoderRow
+    from db.session import open_database
+
+    with open_database(get_settings().resolved_database_url)() as session:
+        row = session.scalars(select(EncoderRow)).one()
+    assert (row.dimension, row.truncate_dim, row.prompt) == (128, 128, "query: ")

@@ -1,0 +1,73 @@
+"""`qclust cluster`, `clusters`, `cluster-show`, `outliers`, and placement after `ingest`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from app.cli import app
+from db.settings import Settings, get_settings
+from tests.conftest import DEMO_QUESTIONS, write_csv
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def cli(
+    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[CliRunner]:
+    monkeypatch.setenv("QCLUST_DATA_DIR", str(sqlite_settings.data_dir))
+    monkeypatch.setenv("QCLUST_DATABASE_URL", sqlite_settings.resolved_database_url)
+    monkeypatch.setenv("QCLUST_DEVICE", "cpu")
+    get_settings.cache_clear()
+    lines = DEMO_QUESTIONS.read_text(encoding="utf-8").splitlines(keepends=True)
+    subset = tmp_path / "demo.csv"
+    subset.write_text("".join(lines[:401]), encoding="utf-8")
+    runner = CliRunner()
+    result = runner.invoke(app, ["ingest", str(subset), "-c", "demo", "--id-column", "id", "-q"])
+    assert result.exit_code == 0, result.output
+    yield runner
+    get_settings.cache_clear()
+
+
+def test_cluster_then_browse_from_the_cli(cli: CliRunner, tmp_path: Path) -> None:
+    missing = cli.invoke(app, ["clusters", "-c", "demo"])
+    assert missing.exit_code == 1
+    assert "no clustering yet" in missing.output
+
+    result = cli.invoke(app, ["cluster", "-c", "demo", "--seed", "0", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "run 1:" in result.output
+    assert "near-duplicate groups" in result.output
+
+    listing = json.loads(cli.invoke(app, ["clusters", "-c", "demo", "--json"]).output)
+    clusters = listing["clusters"]
+    assert len(clusters) >= 5
+    assert all(c["keywords"] and c["representative"] for c in clusters)
+    biggest = clusters[0]
+
+    members = json.loads(
+        cli.invoke(app, ["cluster-show", str(biggest["key"]), "-c", "demo", "--json"]).output
+    )["members"]
+    centralities = [m["centrality"] for m in members]
+    assert centralities == sorted(centralities, reverse=True)
+    assert cli.invoke(app, ["cluster-show", "9999", "-c", "demo"]).exit_code == 1
+
+    outliers = cli.invoke(app, ["outliers", "-c", "demo", "--limit", "3"])
+    assert "outliers of 400 questions" in outliers.output
+
+    new = write_csv(
+        tmp_path / "new.csv", [{"question": "How can I get my money back for an order?"}]
+    )
+    placed = cli.invoke(app, ["ingest", str(new), "-c", "demo", "-q"])
+    assert "new questions into existing clusters" in placed.output  # placed or unassigned
+
+
+def test_bad_parameters_are_one_line(cli: CliRunner) -> None:
+    result = cli.invoke(app, ["cluster", "-c", "demo", "--selection", "best", "-q"])
+    assert result.exit_code != 0
+    assert "selection must be one of eom, leaf" in str(result.exception or result.output)

@@ -1,0 +1,69 @@
+"""The Labelling page through AppTest: the queue, a stored label, and the threshold's quality."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from streamlit.testing.v1 import AppTest
+
+from db.models import PairLabel, PairVerdict
+from db.session import open_database
+from tests.app.conftest import ENTRYPOINT, UiCorpus
+
+TIMEOUT = 60
+
+
+def labelling_page() -> AppTest:
+    at = AppTest.from_file(ENTRYPOINT, default_timeout=TIMEOUT).run()
+    at.switch_page("pages/labelling.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+    return at
+
+
+def labels(corpus: UiCorpus) -> list[PairLabel]:
+    with open_database(corpus.database_url)() as session:
+        return list(session.scalars(select(PairLabel)))
+
+
+def _shown_similarities(at: AppTest) -> list[float]:
+    return [
+        float(m.value.split("similarity ")[1]) for m in at.markdown if m.value.startswith("**Pair ")
+    ]
+
+
+def test_the_queue_shows_pairs_nearest_the_threshold_first(app_env: UiCorpus) -> None:
+    at = labelling_page()
+    assert at.title[0].value == "Labelling"
+    similarities = _shown_similarities(at)
+    assert len(similarities) == 10
+    distances = [abs(s - 0.80) for s in similarities]
+    assert distances == sorted(distances)
+    assert [m.value for m in at.metric] == ["0", "0", "0"]
+    assert any("precision - and recall -" in c.value for c in at.caption)
+
+
+def test_a_label_is_stored_with_who_and_leaves_the_queue(own_corpus_env: UiCorpus) -> None:
+    at = labelling_page()
+    at.text_input(key="analyst").input("Ana").run()
+    first = next(b for b in at.button if b.key.endswith("_duplicate") and "not" not in b.key)
+    first_pair = first.key.split("_")[1:3]
+    first.click().run()
+    assert not at.exception
+    stored = labels(own_corpus_env)
+    assert len(stored) == 1
+    assert [str(stored[0].first_id), str(stored[0].second_id)] == first_pair
+    assert (stored[0].verdict, stored[0].labelled_by) == (PairVerdict.DUPLICATE, "Ana")
+    assert at.metric[0].value == "1"
+    assert at.success[0].value.endswith(": duplicate")
+    assert not any(b.key.startswith(f"label_{'_'.join(first_pair)}_") for b in at.button)
+
+    not_duplicate = next(b for b in at.button if b.key.endswith("_not_duplicate"))
+    not_duplicate.click().run()
+    verdicts = sorted(label.verdict.value for label in labels(own_corpus_env))
+    assert verdicts == ["duplicate", "not_duplicate"]
+    assert any("precision" in c.value and "1 of 1 duplicates" in c.value for c in at.caption)
+
+
+def test_without_a_corpus_the_page_says_what_to_do(empty_env: UiCorpus) -> None:
+    at = labelling_page()
+    assert "No corpus yet" in at.info[0].value

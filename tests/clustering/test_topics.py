@@ -1,0 +1,73 @@
+"""Topic clustering, including the edge cases hdbscan's own tests cover."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.metrics import v_measure_score
+
+from clustering.errors import ParameterError
+from clustering.knn import knn_graph
+from clustering.topics import TopicClusterer, default_min_cluster_size
+from tests.indexer.test_index import clustered_unit_vectors
+
+
+def _blobs(n: int, clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, 32))
+    truth = rng.integers(0, clusters, n)
+    points = centres[truth] + 0.15 * rng.normal(size=(n, 32))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32), truth
+
+
+def test_separated_topics_are_recovered_through_umap() -> None:
+    vectors, truth = _blobs(600, 6)
+    model = TopicClusterer(random_state=0).fit(knn_graph(vectors, 16), vectors)
+    assert model.embedding_.shape == (600, 5)
+    clustered = model.labels_ >= 0
+    assert clustered.mean() > 0.8
+    assert v_measure_score(truth[clustered], model.labels_[clustered]) > 0.95
+    assert ((model.probabilities_ >= 0) & (model.probabilities_ <= 1)).all()
+
+
+def test_small_corpora_skip_umap() -> None:
+    vectors, truth = _blobs(12, 2)
+    model = TopicClusterer().fit(knn_graph(vectors, 16), vectors)
+    assert model.labels_.shape == (12,)
+    assert model.embedding_ is vectors
+
+
+def test_identical_points_are_one_cluster() -> None:
+    vectors = np.tile(clustered_unit_vectors(1, 16, 1), (40, 1))
+    model = TopicClusterer().fit(knn_graph(vectors, 16), vectors)
+    assert (model.labels_ == 0).all()
+
+
+@pytest.mark.parametrize("n", [3, 5])
+def test_a_handful_of_points_does_not_crash(n: int) -> None:
+    vectors = clustered_unit_vectors(n, 16, 2)
+    model = TopicClusterer().fit(knn_graph(vectors, 16), vectors)
+    assert model.labels_.shape == (n,)
+
+
+@pytest.mark.parametrize(
+    ("params", "message"),
+    [
+        ({"n_neighbors": 1}, "n_neighbors"),
+        ({"n_components": 1}, "n_components"),
+        ({"min_dist": 2.0}, "min_dist"),
+        ({"min_cluster_size": 1}, "min_cluster_size"),
+        ({"min_samples": 0}, "min_samples"),
+        ({"selection": "best"}, "selection must be one of eom, leaf"),
+    ],
+)
+def test_parameters_out_of_range(params: dict[str, object], message: str) -> None:
+    with pytest.raises(ParameterError, match=message):
+        TopicClusterer(**params).validate()  # type: ignore[arg-type]
+
+
+def test_default_min_cluster_size_grows_with_the_corpus() -> None:
+    assert default_min_cluster_size(1_000) == 10
+    assert default_min_cluster_size(9_999) == 10
+    assert default_min_cluster_size(20_000) == 15
+    assert default_min_cluster_size(1_000_000) == 500

