@@ -235,7 +235,7 @@ def serve(
         server.server_close()
 
 
-from app import cli_clusters  # noqa: E402,F401  (registers the clustering commands)
+from app import cli_clusters, cli_eval  # noqa: E402,F401  (they register their commands)
 
 INTERRUPTED = "interrupted; run the same command again to resume where it stopped"
 

@@ -275,3 +275,19 @@ class PairLabel(Base):
     similarity: Mapped[float] = mapped_column(Float)  # cosine when labelled, for calibration
     labelled_by: Mapped[str] = mapped_column(String(200))
     labelled_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class EvalResult(Base):
+    """One `qclust eval` run: which model, on which data (by content hash), what it scored."""
+
+    __tablename__ = "eval_result"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # pairs, sts, retrieval, clusters
+    model: Mapped[str] = mapped_column(Text)
+    data_path: Mapped[str] = mapped_column(Text)
+    data_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    metrics: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
+    seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
