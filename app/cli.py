@@ -154,9 +154,10 @@ def dupes(
         print(json.dumps(payload))
         return
     colour = {"duplicate": "red", "possible": "yellow", "new": "green"}[check.verdict]
+    chance = "" if check.probability is None else f", P(duplicate) {check.probability:.2f}"
     out.print(
         f"[bold {colour}]{check.verdict}[/] (threshold {check.threshold:.2f}, "
-        f"possible from {check.possible_threshold:.2f})"
+        f"possible from {check.possible_threshold:.2f}{chance})"
     )
     shown = check.matches or check.nearest[:3]
     if not check.matches and shown:
@@ -235,7 +236,7 @@ def serve(
         server.server_close()
 
 
-from app import cli_clusters, cli_eval  # noqa: E402,F401  (they register their commands)
+from app import cli_calibrate, cli_clusters, cli_eval  # noqa: E402,F401  (they register commands)
 
 INTERRUPTED = "interrupted; run the same command again to resume where it stopped"
 

@@ -291,3 +291,22 @@ class EvalResult(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(JsonDoc)
     seconds: Mapped[float] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class ThresholdCalibration(Base):
+    """A duplicate threshold fitted from labels, with the probability curve fitted beside it."""
+
+    __tablename__ = "threshold_calibration"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    corpus_id: Mapped[int] = mapped_column(ForeignKey("corpus.id", ondelete="CASCADE"), index=True)
+    threshold: Mapped[float] = mapped_column(Float)
+    target_precision: Mapped[float | None] = mapped_column(Float)  # None: F1-optimal
+    source: Mapped[str] = mapped_column(Text)  # "labels", a pairs file, or both
+    positives: Mapped[int] = mapped_column(Integer)
+    negatives: Mapped[int] = mapped_column(Integer)
+    cv_precision: Mapped[float] = mapped_column(Float)
+    cv_recall: Mapped[float] = mapped_column(Float)
+    knots_x: Mapped[list[float]] = mapped_column(JsonDoc)  # isotonic fit: cosine ...
+    knots_y: Mapped[list[float]] = mapped_column(JsonDoc)  # ... -> P(duplicate)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

@@ -9,10 +9,12 @@ from typing import Literal
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from db.calibrations import latest_calibration
 from db.errors import QclustError
 from db.queries import question_texts, questions_by_id
 from db.session import open_database
 from db.settings import Settings
+from indexer.calibration import probability
 from indexer.corpus_index import locate_corpus, open_index, open_store
 from indexer.encoder import Encoder
 from indexer.errors import EmptyQueryError
@@ -41,6 +43,8 @@ class DuplicateCheck:
     possible_threshold: float
     matches: list[Hit] = field(default_factory=list)  # at or above the threshold
     nearest: list[Hit] = field(default_factory=list)  # the top hits, whatever their score
+    # P(duplicate) of the best match, when the corpus's threshold was calibrated from labels.
+    probability: float | None = None
 
     @property
     def best(self) -> Hit | None:
@@ -70,6 +74,12 @@ class CorpusSearcher:
         location = locate_corpus(sessions, settings, corpus_name)
         self.corpus_id, self.corpus_name = location.corpus_id, location.name
         self.threshold = location.threshold
+        with sessions() as session:
+            calibration = latest_calibration(session, location.corpus_id)
+        # The probability curve holds whatever threshold is set later by hand.
+        self.calibration = (
+            (calibration.knots_x, calibration.knots_y) if calibration is not None else None
+        )
         if encoder is None or encoder.spec != location.spec:
             encoder = Encoder(location.spec, device=settings.device, batch_size=settings.batch_size)
         self.encoder = encoder
@@ -124,9 +134,16 @@ class CorpusSearcher:
                 possible_threshold=possible,
                 matches=[hit for hit in hits if hit.score >= limit],
                 nearest=hits,
+                probability=self.probability(hits[0].score) if hits else None,
             )
             for question, hits in zip(questions, self.search_many(questions, k), strict=True)
         ]
+
+    def probability(self, score: float) -> float | None:
+        """P(duplicate) at this cosine, from the corpus's calibration; None without one."""
+        if self.calibration is None:
+            return None
+        return probability(score, *self.calibration)
 
     def texts(self, ids: Sequence[int]) -> dict[int, str]:
         with self.sessions() as session:

@@ -113,6 +113,9 @@ RESULT_COLUMNS = {
     "score": st.column_config.ProgressColumn(
         "best score", format="%.3f", min_value=0.0, max_value=1.0, width="small"
     ),
+    "probability": st.column_config.NumberColumn(
+        "P(duplicate)", format="%.2f", width="small", help="From the corpus's calibration"
+    ),
     "best match": st.column_config.TextColumn("best match", width="medium"),
     "best match id": st.column_config.TextColumn("id", width="small"),
     "canonical": st.column_config.TextColumn("canonical question of its group", width="medium"),
@@ -137,13 +140,17 @@ def results_frame(
                 "question": candidate.text,
                 "verdict": check.verdict,
                 "score": round(best.score, 4) if best else None,
+                "probability": check.probability,
                 "best match": best.text if best else None,
                 "best match id": (best.external_id or str(best.question_id)) if best else None,
                 "canonical": canonical.text if canonical else None,
                 "matches": " | ".join(f"{hit.score:.3f} {hit.text}" for hit in close),
             }
         )
-    return pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    frame = pd.DataFrame(rows, columns=list(RESULT_COLUMNS))
+    if all(check.probability is None for check in checks):  # no calibration yet
+        frame = frame.drop(columns="probability")
+    return frame
 
 
 def results_csv(frame: pd.DataFrame) -> bytes:

@@ -66,6 +66,8 @@ def cluster_label(key: int | None, names: dict[int, str]) -> str:
 def verdict_markdown(check: DuplicateCheck) -> str:
     colour = VERDICT_COLOURS[check.verdict]
     best = f"best match {check.best.score:.3f}" if check.best else "no match"
+    if check.probability is not None:
+        best += f" (P(duplicate) {check.probability:.2f})"
     return (
         f"Verdict: :{colour}-badge[{check.verdict}] {best} · duplicate from "
         f"{check.threshold:.2f}, possible from {check.possible_threshold:.2f}"
