@@ -236,7 +236,7 @@ def serve(
         server.server_close()
 
 
-from app import cli_calibrate, cli_clusters, cli_eval  # noqa: E402,F401  (they register commands)
+from app import cli_calibrate, cli_clusters, cli_eval, cli_models  # noqa: E402,F401  (commands)
 
 INTERRUPTED = "interrupted; run the same command again to resume where it stopped"
 
