@@ -100,3 +100,20 @@ def threshold_quality(session: Session, corpus_id: int, threshold: float) -> Thr
     return ThresholdQuality(
         threshold, positives, len(rows) - positives, true_positives, false_positives
     )
+
+
+def labelled_texts(session: Session, corpus_id: int) -> list[tuple[str, str, int]]:
+    """(first text, second text, 1 or 0) for every duplicate / not-duplicate label."""
+    from sqlalchemy.orm import aliased
+
+    from db.models import Question
+
+    first, second = aliased(Question), aliased(Question)
+    rows = session.execute(
+        select(first.text, second.text, PairLabel.verdict)
+        .join(first, PairLabel.first_id == first.id)
+        .join(second, PairLabel.second_id == second.id)
+        .where(PairLabel.corpus_id == corpus_id, PairLabel.verdict != PairVerdict.SKIPPED)
+        .order_by(PairLabel.id)
+    ).all()
+    return [(a, b, int(verdict == PairVerdict.DUPLICATE)) for a, b, verdict in rows]

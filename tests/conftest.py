@@ -104,3 +104,74 @@ def write_csv(path: Path, rows: list[dict[str, str]]) -> Path:
         writer.writeheader()
         writer.writerows(rows)
     return path
+
+
+WORDS = [
+    "how",
+    "do",
+    "i",
+    "reset",
+    "my",
+    "password",
+    "forgot",
+    "change",
+    "email",
+    "account",
+    "cancel",
+    "subscription",
+    "refund",
+    "payment",
+    "invoice",
+    "download",
+    "export",
+    "data",
+    "dark",
+    "mode",
+    "app",
+    "offline",
+    "invite",
+    "team",
+    "card",
+    "declined",
+    "delete",
+    "support",
+    "hours",
+    "plan",
+    "billing",
+    "yearly",
+    "monthly",
+    "upload",
+    "picture",
+    "encrypted",
+    "login",
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A two-layer, 32-wide BERT with a word vocabulary: trains and distils in seconds."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import BertConfig, BertModel, PreTrainedTokenizerFast
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    vocab = {token: i for i, token in enumerate(["[PAD]", "[UNK]", "[CLS]", "[SEP]", *WORDS])}
+    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tokenizer, unk_token="[UNK]", pad_token="[PAD]",
+        cls_token="[CLS]", sep_token="[SEP]",
+    )  # fmt: skip
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=64,
+    )  # fmt: skip
+    BertModel(config).save_pretrained(folder / "bert")
+    fast.save_pretrained(folder / "bert")
+    transformer = Transformer(str(folder / "bert"), max_seq_length=32)
+    model = SentenceTransformer(modules=[transformer, Pooling(32, "mean")], device="cpu")
+    model.save(str(folder / "st"))
+    return folder / "st"
