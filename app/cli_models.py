@@ -149,3 +149,33 @@ def _next_version(folder: Path, corpus: str) -> Path:
     while (folder / f"{corpus}-v{version}").exists():
         version += 1
     return folder / f"{corpus}-v{version}"
+
+
+@app.command()
+def reindex(
+    corpus: Annotated[str, typer.Argument(help="Corpus to re-encode.")],
+    model: Annotated[str, typer.Option(help="The new model: folder or name.")],
+    truncate_dim: Annotated[
+        int | None, typer.Option(min=1, help="Matryoshka: keep this many dimensions.")
+    ] = None,
+    prompt: Annotated[str | None, typer.Option(help="Prompt before every text.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Re-encode CORPUS with --model and switch to it at once; re-run to resume."""
+    from app.progress import StageProgress
+    from db.session import open_database
+    from indexer.reindex import reindex as reindex_corpus
+
+    settings = get_settings()
+    with StageProgress(err, enabled=not quiet) as progress:
+        report = reindex_corpus(
+            corpus, model, settings=settings,
+            sessions=open_database(settings.resolved_database_url),
+            truncate_dim=truncate_dim, prompt=prompt, progress=progress,
+        )  # fmt: skip
+    resumed = " (resumed)" if report.resumed else ""
+    out.print(
+        f"{corpus}: {report.old_model} -> {report.new_model}{resumed}; encoded "
+        f"{report.encoded:,}, index {report.index_kind} holds {report.index_size:,} vectors "
+        f"({report.seconds:.1f} s)"
+    )

@@ -139,7 +139,11 @@ def _compute(
     progress("map", 0, 1)
     coordinates = (
         map_2d(
-            graph, data.vectors, n_neighbors=params.n_neighbors, random_state=params.random_state
+            graph,
+            data.vectors,
+            n_neighbors=params.n_neighbors,
+            random_state=params.random_state,
+            start=topics.embedding_,  # warm start: a fraction of the epochs, no spectral init
         )
         if params.make_map
         else topics.embedding_[:, :2]

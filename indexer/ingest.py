@@ -151,9 +151,7 @@ def ingest_rows(
             store = VectorStore.open_or_create(
                 files.store_folder, encoder.dimension, settings.vector_dtype
             )
-            report.encoded = _encode_pending(
-                sessions, corpus_id, store, encoder, settings, progress
-            )
+            report.encoded = encode_pending(sessions, corpus_id, store, encoder, settings, progress)
             progress("indexing", 0, 1)
             index = sync_index(
                 sessions,
@@ -310,7 +308,7 @@ def _insert_batch(
     report.already_in_corpus += len(batch) - len(new_rows)
 
 
-def _encode_pending(
+def encode_pending(
     sessions: sessionmaker[Session],
     corpus_id: int,
     store: VectorStore,
@@ -318,6 +316,10 @@ def _encode_pending(
     settings: Settings,
     progress: ProgressFn,
 ) -> int:
+    """Encode the corpus's questions the store lacks, in id order, appending as it goes.
+
+    The store is the checkpoint: an interrupted run resumes after its last stored id.
+    """
     after_id = store.max_id()
     with sessions() as session:
         pending = session.scalar(
