@@ -18,6 +18,9 @@ from clustering.errors import ParameterError
 from clustering.knn import KnnGraph
 
 Labels = npt.NDArray[np.int64]
+# Components up to this size are cut exactly; bigger ones (long chains of similar questions,
+# as in banking queries) by leaders, which costs neighbours, not the component, per group.
+EXACT_SPLIT_MAX = 200
 
 
 def _components(graph: KnnGraph, threshold: float) -> Labels:
@@ -61,6 +64,36 @@ def _split_chains(
     return groups
 
 
+def _leader_groups(
+    members: npt.NDArray[np.int64],
+    vectors: npt.NDArray[np.float32],
+    threshold: float,
+    graph: KnnGraph,
+    assigned: npt.NDArray[np.bool_],
+) -> list[npt.NDArray[np.int64]]:
+    """For big components, where re-splitting the whole chain is quadratic: the most central
+    unassigned member leads a group of the unassigned within `threshold` of it, looked for
+    among its neighbours and theirs (a duplicate of a question is among its nearest)."""
+    component = np.zeros(len(vectors), dtype=bool)
+    component[members] = True
+    block = vectors[members]
+    order = members[np.argsort(-(block @ block.sum(axis=0)), kind="stable")]
+    groups: list[npt.NDArray[np.int64]] = []
+    for leader in order.tolist():
+        if assigned[leader]:
+            continue
+        near = graph.indices[leader]
+        near = near[near >= 0]
+        candidates = np.unique(np.concatenate([near, graph.indices[near].ravel()]))
+        candidates = candidates[(candidates >= 0) & component[candidates] & ~assigned[candidates]]
+        group = candidates[vectors[candidates] @ vectors[leader] >= threshold]
+        group = np.union1d(group, [leader])
+        assigned[group] = True
+        if len(group) >= 2:
+            groups.append(group)
+    return groups
+
+
 @dataclass(kw_only=True)
 class NearDuplicateGrouper:
     """Estimator in the scikit-learn shape: `fit` sets `labels_` (-1: no group) and `medoids_`."""
@@ -78,10 +111,16 @@ class NearDuplicateGrouper:
         medoids: dict[int, int] = {}
         order = np.argsort(components, kind="stable")
         bounds = np.cumsum(sizes)[:-1]
+        assigned = np.zeros(len(vectors), dtype=bool)
         for members in np.split(order, bounds):
             if len(members) < 2:
                 continue
-            for group in _split_chains(members, vectors, self.threshold):
+            split = (
+                _split_chains(members, vectors, self.threshold)
+                if len(members) <= EXACT_SPLIT_MAX
+                else _leader_groups(members, vectors, self.threshold, graph, assigned)
+            )
+            for group in split:
                 label = len(medoids)
                 labels[group] = label
                 medoids[label] = int(group[medoid(vectors[group])])

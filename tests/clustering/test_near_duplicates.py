@@ -44,3 +44,21 @@ def test_threshold_out_of_range() -> None:
     vectors = _unit(np.eye(3))
     with pytest.raises(ParameterError, match="threshold"):
         NearDuplicateGrouper(threshold=1.5).fit(knn_graph(vectors, 3), vectors)
+
+
+def test_a_long_chain_is_cut_by_leaders_without_losing_the_medoid_rule() -> None:
+    """1,000 points along an arc: one component far above the exact-split size."""
+    from clustering.near_duplicates import EXACT_SPLIT_MAX
+
+    angles = np.radians(np.linspace(0, 90, 1000))
+    noise = np.random.default_rng(1).normal(scale=1e-3, size=(1000, 3))
+    vectors = _unit(np.stack([np.cos(angles), np.sin(angles), np.zeros(1000)], axis=1) + noise)
+    graph = knn_graph(vectors, 16)
+    grouper = NearDuplicateGrouper(threshold=0.9999).fit(graph, vectors)
+    labels = grouper.labels_
+    assert 1000 > EXACT_SPLIT_MAX
+    assert len(grouper.medoids_) > 10  # cut into many groups, not one chain
+    for group, medoid in grouper.medoids_.items():
+        members = np.flatnonzero(labels == group)
+        assert len(members) >= 2
+        assert (vectors[members] @ vectors[medoid] >= 0.9999 - 1e-4).all()
