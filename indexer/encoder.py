@@ -84,6 +84,24 @@ def default_prompt(model_name: str, st_model: SentenceTransformer) -> str | None
     return None
 
 
+class _HarmlessLoadReport(logging.Filter):
+    """Drops transformers' load report when it lists only unexpected (unused) keys, such as
+    BERT's `position_ids` buffer: noise on every load. Missing or mismatched weights still show."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "LOAD REPORT" not in message:
+            return True
+        return "MISSING" in message or "MISMATCH" in message or "CONVERSION" in message
+
+
+def _quiet_harmless_load_reports() -> None:
+    for name in ("transformers.modeling_utils", "transformers.utils.loading_report"):
+        report_logger = logging.getLogger(name)
+        if not any(isinstance(f, _HarmlessLoadReport) for f in report_logger.filters):
+            report_logger.addFilter(_HarmlessLoadReport())
+
+
 def load_sentence_transformer(
     model: str, *, device: Device = "auto", truncate_dim: int | None = None
 ) -> SentenceTransformer:
@@ -91,6 +109,7 @@ def load_sentence_transformer(
     from transformers.utils import logging as transformers_logging
 
     transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]
+    _quiet_harmless_load_reports()
     location, local = resolve_model(model)
     try:
         return SentenceTransformer(

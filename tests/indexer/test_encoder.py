@@ -118,3 +118,17 @@ def test_bad_model_locations_say_what_is_wrong(tmp_path: Path) -> None:
 
 def test_empty_input_gives_an_empty_matrix(default_encoder: Encoder) -> None:
     assert default_encoder.encode([]).shape == (0, 384)
+
+
+def test_only_harmless_load_reports_are_silenced() -> None:
+    import logging
+
+    from indexer.encoder import _HarmlessLoadReport
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("transformers", logging.WARNING, "", 0, message, None, None)
+
+    quiet = _HarmlessLoadReport()
+    assert not quiet.filter(record("BertModel LOAD REPORT\nposition_ids | UNEXPECTED"))
+    assert quiet.filter(record("BertModel LOAD REPORT\nencoder.layer.0 | MISSING"))
+    assert quiet.filter(record("something else entirely"))
