@@ -236,7 +236,13 @@ def serve(
         server.server_close()
 
 
-from app import cli_calibrate, cli_clusters, cli_eval, cli_models  # noqa: E402,F401  (commands)
+from app import (  # noqa: E402,F401  (each registers its commands)
+    cli_calibrate,
+    cli_clusters,
+    cli_eval,
+    cli_models,
+    cli_multilingual,
+)
 
 INTERRUPTED = "interrupted; run the same command again to resume where it stopped"
 
