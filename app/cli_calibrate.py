@@ -34,9 +34,10 @@ def calibrate(
     from db.queries import get_corpus
     from db.session import open_database
     from indexer.calibration import calibrate as fit
-    from indexer.eval_data import label_column, numbers, read_table, text_columns, texts
+    from indexer.corpus_index import locate_corpus
+    from indexer.encoder import Encoder
+    from indexer.eval_data import read_pairs
     from indexer.evaluate import encode_pairs, similarities
-    from indexer.search import open_searcher
 
     settings = get_settings()
     sessions = open_database(settings.resolved_database_url)
@@ -50,17 +51,13 @@ def calibrate(
         truth += label_truth
         sources.append(f"{len(label_scores)} analyst labels")
     if pairs is not None:
-        table = read_table(pairs)
-        label_name = label_column(table, None)
-        first, second = text_columns(table, None, 2, label_name)
-        file_labels = numbers(table, label_name)
-        if not file_labels.isin([0, 1]).all():
-            fail(f"{pairs}: labels must be 0 or 1 in column '{label_name}'")
-        encoder = open_searcher(corpus, settings=settings, sessions=sessions).encoder
-        a, b = encode_pairs(encoder, texts(table, first), texts(table, second))
-        scores += similarities(a, b)["cosine"].tolist()
-        truth += file_labels.astype(int).tolist()
-        sources.append(f"{len(table.frame)} pairs from {pairs.name}")
+        data = read_pairs(pairs)
+        # The corpus's own encoder (model, prompt, truncation): its cosines are the ones judged.
+        spec = locate_corpus(sessions, settings, corpus).spec
+        encoder = Encoder(spec, device=settings.device, batch_size=settings.batch_size)
+        scores += similarities(*encode_pairs(encoder, data.first, data.second))["cosine"].tolist()
+        truth += data.labels.tolist()
+        sources.append(f"{len(data.first)} pairs from {pairs.name}")
     if not sources:
         fail("nothing to learn from: use the analysts' labels or give --pairs FILE")
     fitted = fit(np.array(scores), np.array(truth), target_precision=precision)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
@@ -24,8 +25,10 @@ from indexer.eval_data import (
     EvalTable,
     label_column,
     numbers,
+    read_pairs,
     read_table,
     require_rows,
+    select_groups,
     text_columns,
     texts,
 )
@@ -45,13 +48,25 @@ TextColumnsOption = Annotated[
     str | None, typer.Option(help="Text column(s), comma-separated (default: guessed).")
 ]
 LabelOption = Annotated[str | None, typer.Option(help="Label or score column (default: guessed).")]
+TruncateOption = Annotated[
+    int | None, typer.Option(min=1, help="Matryoshka: keep this many dimensions.")
+]
+LangColumnOption = Annotated[
+    str | None, typer.Option(help="Column naming each row's language: scores per language.")
+]
+LangsOption = Annotated[
+    str | None, typer.Option(help="Only these languages, comma-separated (with --lang-column).")
+]
 
 
-def _encoder(settings: Settings, model: str | None) -> Encoder:
+def _encoder(settings: Settings, model: str | None, truncate_dim: int | None = None) -> Encoder:
     from indexer.encoder import Encoder
 
     return Encoder.for_new_corpus(
-        model or settings.model, device=settings.device, batch_size=settings.batch_size
+        model or settings.model,
+        truncate_dim=truncate_dim,
+        device=settings.device,
+        batch_size=settings.batch_size,
     )
 
 
@@ -60,10 +75,13 @@ def _names(option: str | None) -> list[str] | None:
 
 
 def _store(
-    settings: Settings, kind: str, model: str, table: EvalTable, metrics: Any, seconds: float
+    settings: Settings,
+    kind: str,
+    model: str,
+    table: EvalTable,
+    metrics: dict[str, Any],
+    seconds: float,
 ) -> int:
-    from indexer.evaluate import as_record
-
     sessions = open_database(settings.resolved_database_url)
     with sessions.begin() as session:
         result = EvalResult(
@@ -72,7 +90,7 @@ def _store(
             data_path=str(table.path.resolve()),
             data_sha256=table.sha256,
             rows=len(table.frame),
-            metrics=as_record(metrics),
+            metrics=metrics,
             seconds=seconds,
         )
         session.add(result)
@@ -89,15 +107,17 @@ def _emit(
     *,
     as_json: bool,
     settings: Settings,
-    render: Any,
+    render: Callable[[Any], None],
 ) -> None:
+    """Store the result, then print it: a table, or one JSON line for programs."""
     from indexer.evaluate import as_record
 
-    result_id = _store(settings, kind, model, table, metrics, seconds)
+    plain = as_record(metrics)
+    result_id = _store(settings, kind, model, table, plain, seconds)
     if as_json:
         record = {"id": result_id, "kind": kind, "model": model, "file": str(table.path)}
         record |= {"sha256": table.sha256, "rows": len(table.frame), "seconds": seconds}
-        print(json.dumps(record | {"metrics": as_record(metrics)}))
+        print(json.dumps(record | {"metrics": plain}))
         return
     render(metrics)
     out.print(f"{kind} on {table.path} ({len(table.frame):,} rows) with {model}: {seconds:.1f} s")
@@ -142,22 +162,14 @@ def pairs(
     from indexer.evaluate import encode_pairs, pair_classification
 
     settings = get_settings()
-    table = read_table(file)
-    require_rows(table)
-    label_name = label_column(table, label)
-    first, second = text_columns(table, _names(text_column), 2, label_name)
-    labels = numbers(table, label_name)
-    if not labels.isin([0, 1]).all():
-        bad = labels[~labels.isin([0, 1])].iloc[0]
-        raise EvalDataError(f"{file}: labels must be 0 or 1; column '{label_name}' has {bad:g}")
+    data = read_pairs(file, text_names=_names(text_column), label=label)
     started = time.perf_counter()
     encoder = _encoder(settings, model)
-    a, b = encode_pairs(encoder, texts(table, first), texts(table, second))
-    metrics = pair_classification(a, b, labels.to_numpy(dtype=np.int64))
+    metrics = pair_classification(*encode_pairs(encoder, data.first, data.second), data.labels)
     _emit(
         "pairs",
         encoder.spec.model,
-        table,
+        data.table,
         metrics,
         time.perf_counter() - started,
         as_json=as_json,
@@ -172,33 +184,56 @@ def sts(
     model: ModelOption = None,
     text_column: TextColumnsOption = None,
     label: LabelOption = None,
+    lang_column: LangColumnOption = None,
+    langs: LangsOption = None,
+    truncate_dim: TruncateOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Semantic similarity (two texts and a score): Pearson and Spearman of each similarity."""
-    from indexer.evaluate import Correlation, encode_pairs
+    """Semantic similarity (two texts and a score): Pearson and Spearman of each similarity.
+
+    With --lang-column, cosine Pearson and Spearman per language (or language pair, as
+    `qclust data cross-lingual` writes them) and over all rows.
+    """
+    from indexer.evaluate import Correlation, encode_pairs, sts_by_group
     from indexer.evaluate import sts as sts_scores
 
     settings = get_settings()
-    table = read_table(file)
-    require_rows(table, 3)
-    label_name = label_column(table, label)
-    first, second = text_columns(table, _names(text_column), 2, label_name)
-    gold = numbers(table, label_name)
+    data = read_pairs(
+        file,
+        text_names=_names(text_column),
+        label=label,
+        binary=False,
+        min_rows=3,
+        group_column=lang_column,
+        groups=_names(langs),
+    )
     started = time.perf_counter()
-    encoder = _encoder(settings, model)
-    a, b = encode_pairs(encoder, texts(table, first), texts(table, second))
-    metrics = sts_scores(a, b, gold.to_numpy(dtype=np.float64))
+    encoder = _encoder(settings, model, truncate_dim)
+    vectors = encode_pairs(encoder, data.first, data.second)
+    metrics: dict[str, Any] = (
+        sts_by_group(*vectors, data.scores, data.groups)
+        if data.groups is not None
+        else sts_scores(*vectors, data.scores)
+    )
 
-    def render(found: dict[str, Correlation]) -> None:
-        grid = Table("similarity", "Pearson", "Spearman", box=None, header_style="bold")
-        for name, c in found.items():
-            grid.add_row(name, f"{c.pearson:.4f}", f"{c.spearman:.4f}")
+    def render(found: dict[str, Any]) -> None:
+        if data.groups is None:
+            grid = Table("similarity", "Pearson", "Spearman", box=None, header_style="bold")
+            for name, c in found.items():
+                grid.add_row(name, f"{c.pearson:.4f}", f"{c.spearman:.4f}")
+        else:
+            grid = Table("language", "pairs", "Pearson", "Spearman", box=None, header_style="bold")
+            counts = Counter(data.groups)
+            for group, by_similarity in found.items():
+                cosine: Correlation = by_similarity["cosine"]
+                pairs = counts[group] if group in counts else len(data.groups)
+                grid.add_row(group, f"{pairs:,}", f"{cosine.pearson:.4f}", f"{cosine.spearman:.4f}")
         out.print(grid)
 
     _emit(
         "sts",
         encoder.spec.model,
-        table,
+        data.table,
         metrics,
         time.perf_counter() - started,
         as_json=as_json,
@@ -213,45 +248,63 @@ def retrieval(
     model: ModelOption = None,
     text_column: TextColumnsOption = None,
     label: LabelOption = None,
+    lang_column: LangColumnOption = None,
+    langs: LangsOption = None,
+    truncate_dim: TruncateOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Duplicate retrieval: every second text in one pool; find each first text's partner."""
-    from indexer.evaluate import RetrievalScores
+    """Duplicate retrieval: every second text in one pool; find each first text's partner.
+
+    With --lang-column, one pool per language: cross-lingual retrieval on translation pairs
+    (each sentence against the English translations of its language), with the average.
+    """
+    from indexer.evaluate import RetrievalScores, retrieval_by_group
     from indexer.evaluate import retrieval as retrieval_scores
 
     settings = get_settings()
     table = read_table(file)
-    require_rows(table)
     columns = list(table.frame.columns)
     label_name = (
         label_column(table, label)
         if label or any(guess in columns for guess in ("label", "is_duplicate", "duplicate"))
         else ""
     )
-    first, second = text_columns(table, _names(text_column), 2, label_name)
     if label_name:  # only the duplicate pairs are queries
         duplicates = table.frame[numbers(table, label_name) == 1].reset_index(drop=True)
         table = EvalTable(table.path, duplicates, table.sha256)
-        require_rows(table)
+    table, groups = select_groups(table, lang_column, _names(langs))
+    require_rows(table)
+    skip = [label_name, *([lang_column] if lang_column else [])]
+    first, second = text_columns(table, _names(text_column), 2, skip)
     started = time.perf_counter()
-    encoder = _encoder(settings, model)
-    metrics = retrieval_scores(encoder, texts(table, first), texts(table, second))
+    encoder = _encoder(settings, model, truncate_dim)
+    queries, partners = texts(table, first), texts(table, second)
+    metrics: RetrievalScores | dict[str, RetrievalScores] = (
+        retrieval_by_group(encoder, queries, partners, groups)
+        if groups is not None
+        else retrieval_scores(encoder, queries, partners)
+    )
 
-    def render(found: RetrievalScores) -> None:
+    def render(found: RetrievalScores | dict[str, RetrievalScores]) -> None:
+        by_group = found if isinstance(found, dict) else {"": found}
+        recall_at = next(iter(by_group.values())).recall
         grid = Table(
+            *(["language"] if groups is not None else []),
             "queries",
             "pool",
-            *(f"recall@{k}" for k in found.recall),
+            *(f"recall@{k}" for k in recall_at),
             "MRR@10",
             box=None,
             header_style="bold",
         )
-        grid.add_row(
-            f"{found.queries:,}",
-            f"{found.candidates:,}",
-            *(f"{v:.4f}" for v in found.recall.values()),
-            f"{found.mrr_at_10:.4f}",
-        )
+        for group, scores in by_group.items():
+            grid.add_row(
+                *([group] if groups is not None else []),
+                f"{scores.queries:,}",
+                f"{scores.candidates:,}",
+                *(f"{v:.4f}" for v in scores.recall.values()),
+                f"{scores.mrr_at_10:.4f}",
+            )
         out.print(grid)
 
     _emit(

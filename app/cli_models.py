@@ -27,9 +27,8 @@ def distill(
 
     Use it like any model: `qclust ingest FILE -c NAME --model OUTPUT`.
     """
-    from db.models import Encoder
-    from db.queries import get_corpus
     from db.session import open_database
+    from indexer.corpus_index import locate_corpus
     from indexer.distill import distill_static
 
     settings = get_settings()
@@ -37,12 +36,8 @@ def distill(
         fail("give --model or --corpus, not both")
     teacher = model or settings.model
     if corpus:
-        with open_database(settings.resolved_database_url)() as session:
-            found = get_corpus(session, corpus)
-            encoder = session.get(Encoder, found.encoder_id) if found.encoder_id else None
-            if encoder is None:
-                fail(f"corpus '{corpus}' has no model yet; ingest into it first")
-            teacher = encoder.model
+        sessions = open_database(settings.resolved_database_url)
+        teacher = locate_corpus(sessions, settings, corpus).spec.model
     err.print(f"distilling {teacher} into {output} ({dims} dimensions)...")
     distill_static(teacher, output, dims=dims, device=settings.device)
     out.print(f"static model saved in {output}; use it with --model {output}")
@@ -50,13 +45,22 @@ def distill(
 
 @app.command()
 def train(
-    corpus: Annotated[str, typer.Argument(help="Corpus whose model is fine-tuned.")],
+    corpus: Annotated[
+        str | None, typer.Argument(help="Corpus whose model is fine-tuned (or give --model).")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Fine-tune this model folder or name instead.")
+    ] = None,
     pairs: Annotated[
-        Path | None, typer.Option(help="A pairs file (two texts, 0/1 label) to train on too.")
+        Path | None,
+        typer.Option(help="A pairs file to train on too: 0/1 labels, or scores with cosine."),
     ] = None,
     labels: Annotated[bool, typer.Option(help="Train on the analysts' labels.")] = True,
     loss: Annotated[
-        str, typer.Option(help="online-contrastive, contrastive, or mnrl (positives only).")
+        str,
+        typer.Option(
+            help="online-contrastive, contrastive, mnrl (positives only), or cosine (scores)."
+        ),
     ] = "online-contrastive",
     matryoshka: Annotated[
         str | None, typer.Option(help="Wrap in MatryoshkaLoss at these dims, e.g. 384,128,64.")
@@ -66,57 +70,63 @@ def train(
     held_out: Annotated[
         float, typer.Option(min=0.0, max=0.9, help="Share of questions kept out to score on.")
     ] = 0.2,
+    sample: Annotated[
+        int | None, typer.Option(min=8, help="Train on a random sample of this many pairs.")
+    ] = None,
     output: Annotated[
         Path | None, typer.Option(help="Folder for the new model (default: a new version).")
     ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Fine-tune CORPUS's model on labelled pairs; scores held-out pairs before and after."""
+    """Fine-tune CORPUS's model (or --model) on labelled or scored pairs.
+
+    Held-out pairs are scored before and after: AP and F1 on 0/1 pairs, Spearman on scores
+    (STS scores from 0 to 5 are read as 0 to 1).
+    """
     import json
     from dataclasses import asdict
 
     from app.progress import StageProgress
     from db.labels import labelled_texts
     from db.models import Encoder
-    from db.queries import get_corpus
     from db.session import open_database
-    from indexer.encoder import EncoderSpec
-    from indexer.eval_data import label_column, numbers, read_table, text_columns, texts
+    from indexer.corpus_index import locate_corpus
+    from indexer.encoder import Encoder as ModelEncoder
+    from indexer.eval_data import read_pairs
+    from indexer.evaluate import Correlation, PairScores
     from indexer.finetune import LOSSES, Pair, finetune
 
     if loss not in LOSSES:
         fail(f"--loss must be one of {', '.join(LOSSES)}, not '{loss}'")
+    if (corpus is None) == (model is None):
+        fail("name a CORPUS or give --model, not both")
     settings = get_settings()
     sessions = open_database(settings.resolved_database_url)
     found: list[Pair] = []
-    with sessions() as session:
-        record = get_corpus(session, corpus)
-        encoder = session.get(Encoder, record.encoder_id) if record.encoder_id else None
-        if encoder is None:
-            fail(f"corpus '{corpus}' has no model yet; ingest into it first")
-        base = EncoderSpec(encoder.model, encoder.normalize, encoder.prompt, encoder.truncate_dim)
-        if labels:
-            found += [Pair(a, b, y) for a, b, y in labelled_texts(session, record.id)]
+    if corpus is not None:
+        location = locate_corpus(sessions, settings, corpus)
+        base = location.spec
+        if labels and loss != "cosine":
+            with sessions() as session:
+                found += [Pair(a, b, y) for a, b, y in labelled_texts(session, location.corpus_id)]
+    else:
+        assert model is not None
+        base = ModelEncoder.for_new_corpus(model, device="cpu").spec
     if pairs is not None:
-        table = read_table(pairs)
-        label_name = label_column(table, None)
-        first, second = text_columns(table, None, 2, label_name)
-        values = numbers(table, label_name)
-        if not values.isin([0, 1]).all():
-            fail(f"{pairs}: labels must be 0 or 1 in column '{label_name}'")
-        found += [
-            Pair(a, b, int(y))
-            for a, b, y in zip(texts(table, first), texts(table, second), values, strict=True)
-        ]
+        data = read_pairs(pairs, binary=loss != "cosine")
+        scores = data.scores / 5.0 if loss == "cosine" and data.scores.max() > 1 else data.scores
+        rows = zip(data.first, data.second, scores.tolist(), strict=True)
+        found += [Pair(a, b, y) for a, b, y in rows]
     if not found:
         fail("nothing to train on: label pairs on the Labelling page or give --pairs FILE")
-    target = output or _next_version(settings.data_dir / "models", corpus)
+    name = corpus or Path(base.model).name
+    target = output or _next_version(settings.data_dir / "models", name)
     dims = [int(d) for d in matryoshka.split(",")] if matryoshka else []
     with StageProgress(err, enabled=not as_json) as progress:
         report = finetune(
             base, found, target, loss=loss,
             matryoshka_dims=dims, epochs=epochs, batch_size=batch_size, held_out=held_out,
-            device=settings.device,
+            max_pairs=sample, device=settings.device,
             progress=lambda done, total: progress("training", done, total),
         )  # fmt: skip
     with sessions.begin() as session:  # registered: `qclust ingest --model` can use it
@@ -136,11 +146,17 @@ def train(
         f"trained on {report.train_pairs:,} pairs in {report.seconds:.0f} s; "
         f"saved in {report.output}"
     )
-    if report.before and report.after:
+    before, after = report.before, report.after
+    if isinstance(before, PairScores) and isinstance(after, PairScores):
         out.print(
             f"held-out {report.held_out_pairs:,} pairs, cosine: "
-            f"AP {report.before.average_precision:.4f} -> {report.after.average_precision:.4f}, "
-            f"F1 {report.before.f1:.4f} -> {report.after.f1:.4f}"
+            f"AP {before.average_precision:.4f} -> {after.average_precision:.4f}, "
+            f"F1 {before.f1:.4f} -> {after.f1:.4f}"
+        )
+    elif isinstance(before, Correlation) and isinstance(after, Correlation):
+        out.print(
+            f"held-out {report.held_out_pairs:,} pairs, cosine Spearman "
+            f"{before.spearman:.4f} -> {after.spearman:.4f}"
         )
 
 

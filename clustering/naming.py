@@ -2,7 +2,9 @@
 
 Weight of term t in cluster c: tf(t, c) * log(1 + A / f(t)), with tf normalised per cluster,
 f(t) the term's frequency over all clusters and A the mean number of words per cluster (the
-c-TF-IDF of BERTopic). No language model is involved.
+c-TF-IDF of BERTopic). No language model is involved. Stop words of several languages are
+skipped, and so is a term found in most clusters: in a mixed-language corpus the function words
+of every language are everywhere, and no stop-word list covers every language.
 """
 
 from __future__ import annotations
@@ -11,9 +13,18 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer
 
+from clustering.stopwords import MULTILINGUAL_STOP_WORDS
+
 Labels = npt.NDArray[np.int64]
+# Terms in more than this share of the clusters name none of them (from this many clusters on).
+EVERYWHERE_SHARE = 0.75
+EVERYWHERE_MIN_CLUSTERS = 4
+# Scripts written without spaces (Japanese, Chinese) come out as one token per phrase; a
+# phrase that long is never a good name.
+LONGEST_KEYWORD = 24
 
 
 def ctfidf_keywords(
@@ -23,24 +34,33 @@ def ctfidf_keywords(
     clusters = sorted(int(c) for c in np.unique(labels) if c >= 0)
     if not clusters:
         return {}
-    documents = [
-        " ".join(texts[int(i)] for i in np.flatnonzero(labels == cluster)) for cluster in clusters
-    ]
     vectorizer = CountVectorizer(
-        stop_words="english",
+        stop_words=sorted(MULTILINGUAL_STOP_WORDS),
         ngram_range=ngram_range,
-        min_df=1,
         token_pattern=r"(?u)\b\w[\w+#.-]*\b",
     )
-    try:
-        counts = vectorizer.fit_transform(documents)
+    members = np.flatnonzero(labels >= 0)
+    try:  # counted per question, so no n-gram spans two questions
+        per_text = vectorizer.fit_transform([texts[int(i)] for i in members])
     except ValueError:  # only stop words everywhere
         return {cluster: [] for cluster in clusters}
+    row_of = {cluster: row for row, cluster in enumerate(clusters)}
+    membership = sparse.csr_matrix(
+        (
+            np.ones(len(members)),
+            ([row_of[int(labels[i])] for i in members], np.arange(len(members))),
+        ),
+        shape=(len(clusters), len(members)),
+    )
+    counts = (membership @ per_text).astype(np.float64).tocsr()
     terms = vectorizer.get_feature_names_out()
-    counts = counts.astype(np.float64)
     words_per_cluster = np.asarray(counts.sum(axis=1)).ravel()
     term_frequency = np.asarray(counts.sum(axis=0)).ravel()
     idf = np.log1p(words_per_cluster.mean() / np.maximum(term_frequency, 1.0))
+    idf[[len(term) > LONGEST_KEYWORD for term in terms]] = 0.0
+    if len(clusters) >= EVERYWHERE_MIN_CLUSTERS:
+        share = np.asarray((counts > 0).sum(axis=0)).ravel() / len(clusters)
+        idf[share > EVERYWHERE_SHARE] = 0.0
     keywords: dict[int, list[str]] = {}
     for row, cluster in enumerate(clusters):
         weights = counts.getrow(row).toarray().ravel() / max(words_per_cluster[row], 1.0) * idf

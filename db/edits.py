@@ -7,6 +7,8 @@ that writes it, so a re-clustering never undoes an analyst's work.
 
 from __future__ import annotations
 
+from collections import Counter
+
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
@@ -19,6 +21,7 @@ from db.models import (
     DuplicateGroup,
     EditKind,
 )
+from db.queries import IN_CHUNK
 
 OUTLIER_KEY = -1
 
@@ -121,17 +124,19 @@ def _apply_merge(session: Session, run_id: int, member_ids: list[int], target_ke
     """Merge into the target every cluster of this run made mostly of the remembered members."""
     if not member_ids or _cluster(session, run_id, target_key) is None:
         return False
-    remembered = set(member_ids)
-    keys = session.execute(
-        select(ClusterMember.cluster_key, ClusterMember.question_id).where(
-            ClusterMember.run_id == run_id,
-            ClusterMember.cluster_key.notin_([OUTLIER_KEY, target_key]),
-            ClusterMember.question_id.in_(remembered),
-        )
-    ).all()
-    hits: dict[int, int] = {}
-    for key, _ in keys:
-        hits[key] = hits.get(key, 0) + 1
+    hits: Counter[int] = Counter()
+    remembered = sorted(set(member_ids))
+    for start in range(0, len(remembered), IN_CHUNK):  # a big cluster's ids, in slices
+        rows = session.execute(
+            select(ClusterMember.cluster_key, func.count())
+            .where(
+                ClusterMember.run_id == run_id,
+                ClusterMember.cluster_key.notin_([OUTLIER_KEY, target_key]),
+                ClusterMember.question_id.in_(remembered[start : start + IN_CHUNK]),
+            )
+            .group_by(ClusterMember.cluster_key)
+        ).tuples()
+        hits.update({int(key): int(count) for key, count in rows})
     sizes = _sizes(session, run_id)
     sources = [key for key, count in hits.items() if count * 2 > sizes.get(key, 0)]
     if not sources:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from db.errors import CorpusNotFoundError
 from db.models import Corpus, Encoder, IndexBuild, IngestRun, Question
 
-_IN_CHUNK = 900  # stays under SQLite's bound-parameter limit
+IN_CHUNK = 900  # ids per IN (...): stays under SQLite's bound-parameter limit
 
 
 def corpus_names(session: Session) -> list[str]:
@@ -81,8 +81,8 @@ def count_questions(session: Session, corpus_id: int) -> int:
 
 def existing_hashes(session: Session, corpus_id: int, hashes: Sequence[str]) -> set[str]:
     found: set[str] = set()
-    for start in range(0, len(hashes), _IN_CHUNK):
-        chunk = hashes[start : start + _IN_CHUNK]
+    for start in range(0, len(hashes), IN_CHUNK):
+        chunk = hashes[start : start + IN_CHUNK]
         found.update(
             session.scalars(
                 select(Question.text_hash).where(
@@ -113,8 +113,8 @@ def question_ids_after(session: Session, corpus_id: int, after_id: int, limit: i
 def question_texts(session: Session, ids: Iterable[int]) -> dict[int, str]:
     id_list = list(ids)
     texts: dict[int, str] = {}
-    for start in range(0, len(id_list), _IN_CHUNK):
-        chunk = id_list[start : start + _IN_CHUNK]
+    for start in range(0, len(id_list), IN_CHUNK):
+        chunk = id_list[start : start + IN_CHUNK]
         rows = session.execute(select(Question.id, Question.text).where(Question.id.in_(chunk)))
         texts.update((question_id, text) for question_id, text in rows)
     return texts
@@ -123,8 +123,8 @@ def question_texts(session: Session, ids: Iterable[int]) -> dict[int, str]:
 def questions_by_id(session: Session, ids: Iterable[int]) -> dict[int, Question]:
     id_list = list(ids)
     found: dict[int, Question] = {}
-    for start in range(0, len(id_list), _IN_CHUNK):
-        chunk = id_list[start : start + _IN_CHUNK]
+    for start in range(0, len(id_list), IN_CHUNK):
+        chunk = id_list[start : start + IN_CHUNK]
         found.update(
             (q.id, q) for q in session.scalars(select(Question).where(Question.id.in_(chunk)))
         )

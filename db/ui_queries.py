@@ -10,8 +10,8 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from db.models import ClusterMember, ClusterRun, Corpus, DuplicateGroup, Question, RunStatus
+from db.queries import IN_CHUNK
 
-_IN_CHUNK = 900  # stays under SQLite's bound-parameter limit
 # Fibonacci hashing: id * 2^32/phi mod 2^32 spreads consecutive ids evenly over [0, 2^32), so
 # "the n smallest hashes" is a fixed, uniform sample that both SQLite and PostgreSQL compute.
 _HASH_MULTIPLIER = 2_654_435_761
@@ -191,8 +191,8 @@ def canonical_questions(
     canonical = aliased(Question)
     found: dict[int, Canonical] = {}
     id_list = list(dict.fromkeys(question_ids))
-    for start in range(0, len(id_list), _IN_CHUNK):
-        chunk = id_list[start : start + _IN_CHUNK]
+    for start in range(0, len(id_list), IN_CHUNK):
+        chunk = id_list[start : start + IN_CHUNK]
         rows = session.execute(
             select(ClusterMember.question_id, DuplicateGroup.id, canonical.id, canonical.text)
             .join(DuplicateGroup, ClusterMember.group_id == DuplicateGroup.id)
@@ -210,11 +210,11 @@ def question_clusters(session: Session, run_id: int, question_ids: Iterable[int]
     """Question id -> its cluster key in the run (-1: an outlier); questions not in it left out."""
     found: dict[int, int] = {}
     id_list = list(dict.fromkeys(question_ids))
-    for start in range(0, len(id_list), _IN_CHUNK):
+    for start in range(0, len(id_list), IN_CHUNK):
         rows = session.execute(
             select(ClusterMember.question_id, ClusterMember.cluster_key).where(
                 ClusterMember.run_id == run_id,
-                ClusterMember.question_id.in_(id_list[start : start + _IN_CHUNK]),
+                ClusterMember.question_id.in_(id_list[start : start + IN_CHUNK]),
             )
         )
         found.update((int(question_id), int(key)) for question_id, key in rows)

@@ -73,12 +73,6 @@ def fit_threshold(scores: Scores, labels: Labels, target_precision: float | None
     return float(sorted_scores[reaching[-1]])  # the lowest threshold: the most recall
 
 
-def precision_recall(scores: Scores, labels: Labels, threshold: float) -> tuple[float, float]:
-    called = scores >= threshold
-    hits = int(np.sum(called & (labels == 1)))
-    return hits / max(int(called.sum()), 1), hits / max(int(labels.sum()), 1)
-
-
 def calibrate(
     scores: npt.ArrayLike,
     labels: npt.ArrayLike,

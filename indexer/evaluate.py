@@ -7,7 +7,7 @@ computed from one encoding of each distinct text, for the four similarities they
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, is_dataclass
 from typing import Any
 
 import numpy as np
@@ -90,6 +90,16 @@ class Correlation:
     spearman: float
 
 
+def sts_by_group(
+    a: Floats, b: Floats, gold: npt.NDArray[np.float64], groups: Sequence[str]
+) -> dict[str, dict[str, Correlation]]:
+    """`sts` within each group (e.g. each language or language pair), then over all rows."""
+    labels = np.asarray(groups)
+    found = {group: sts(a[labels == group], b[labels == group], gold[labels == group])
+             for group in dict.fromkeys(groups)}  # fmt: skip
+    return found | {"all": sts(a, b, gold)}
+
+
 def sts(a: Floats, b: Floats, gold: npt.NDArray[np.float64]) -> dict[str, Correlation]:
     """Per similarity: Pearson and Spearman against the gold scores."""
     if np.ptp(gold) == 0:
@@ -113,21 +123,53 @@ def retrieval(encoder: Encoder, queries: Sequence[str], partners: Sequence[str])
 
     What the duplicate lookup does: a new question against the corpus, nearest first.
     """
-    pool = list(dict.fromkeys(partners))
-    position = {text: i for i, text in enumerate(pool)}
-    pool_vectors = encoder.encode(pool, show_progress=len(pool) > 1000)
-    query_vectors = encoder.encode(list(queries), show_progress=len(queries) > 1000)
+    query_vectors, partner_vectors = encode_pairs(encoder, queries, partners)
+    return _retrieval_scores(query_vectors, partner_vectors, partners)
+
+
+def retrieval_by_group(
+    encoder: Encoder, queries: Sequence[str], partners: Sequence[str], groups: Sequence[str]
+) -> dict[str, RetrievalScores]:
+    """Retrieval within each group's own pool (e.g. per language: a Spanish sentence against
+    the English translations of all Spanish sentences), plus "average" over the groups."""
+    query_vectors, partner_vectors = encode_pairs(encoder, queries, partners)
+    labels = np.asarray(groups)
+    found: dict[str, RetrievalScores] = {}
+    for group in dict.fromkeys(groups):
+        rows = np.flatnonzero(labels == group)
+        found[group] = _retrieval_scores(
+            query_vectors[rows], partner_vectors[rows], [partners[int(i)] for i in rows]
+        )
+    scores = list(found.values())
+    found["average"] = RetrievalScores(
+        queries=sum(s.queries for s in scores),
+        candidates=round(float(np.mean([s.candidates for s in scores]))),
+        recall={k: float(np.mean([s.recall[k] for s in scores])) for k in RECALL_AT},
+        mrr_at_10=float(np.mean([s.mrr_at_10 for s in scores])),
+    )
+    return found
+
+
+def _retrieval_scores(
+    query_vectors: Floats, partner_vectors: Floats, partners: Sequence[str]
+) -> RetrievalScores:
+    first_row: dict[str, int] = {}
+    for row, text in enumerate(partners):
+        first_row.setdefault(text, row)
+    pool_rows = list(first_row.values())
+    position = {text: i for i, text in enumerate(first_row)}
+    pool_vectors = partner_vectors[pool_rows]
     target = np.array([position[text] for text in partners])
-    ranks = np.empty(len(queries), dtype=np.int64)
-    for start in range(0, len(queries), 1024):
+    ranks = np.empty(len(query_vectors), dtype=np.int64)
+    for start in range(0, len(query_vectors), 1024):
         stop = start + 1024
         scores = query_vectors[start:stop] @ pool_vectors.T
         own = scores[np.arange(len(scores)), target[start:stop]]
         ranks[start:stop] = (scores > own[:, None]).sum(axis=1) + 1  # ties go the query's way
     reciprocal = np.where(ranks <= 10, 1.0 / ranks, 0.0)
     return RetrievalScores(
-        queries=len(queries),
-        candidates=len(pool),
+        queries=len(query_vectors),
+        candidates=len(pool_rows),
         recall={k: float(np.mean(ranks <= k)) for k in RECALL_AT},
         mrr_at_10=float(np.mean(reciprocal)),
     )
@@ -135,8 +177,6 @@ def retrieval(encoder: Encoder, queries: Sequence[str], partners: Sequence[str])
 
 def as_record(result: Any) -> Any:
     """Dataclasses (and dicts of them) as plain JSON-ready values."""
-    from dataclasses import asdict, is_dataclass
-
     if is_dataclass(result) and not isinstance(result, type):
         return asdict(result)
     if isinstance(result, dict):

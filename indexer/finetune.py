@@ -2,7 +2,8 @@
 
 Labelled pairs (0/1) train with OnlineContrastiveLoss (or ContrastiveLoss): it pulls
 duplicates together and pushes the hard non-duplicates apart. Positive pairs alone train with
-MultipleNegativesRankingLoss, where the rest of the batch serves as negatives. Either can be
+MultipleNegativesRankingLoss, where the rest of the batch serves as negatives. Scored pairs
+(STS, 0 to 1) train with CosineSimilarityLoss, as the multilingual STS models were made. Any can be
 wrapped in MatryoshkaLoss so that truncated vectors stay good. The pairs are split by question
 (no question in both parts) and the held-out part is scored before and after, so the report
 says what the training bought on pairs it never saw.
@@ -20,11 +21,11 @@ import numpy as np
 
 from db.errors import QclustError
 from indexer.encoder import Device, Encoder, EncoderSpec
-from indexer.evaluate import PairScores, encode_pairs, pair_classification
+from indexer.evaluate import Correlation, PairScores, encode_pairs, pair_classification, sts
 
 logger = logging.getLogger(__name__)
-LossName = Literal["online-contrastive", "contrastive", "mnrl"]
-LOSSES: tuple[LossName, ...] = ("online-contrastive", "contrastive", "mnrl")
+LossName = Literal["online-contrastive", "contrastive", "mnrl", "cosine"]
+LOSSES: tuple[LossName, ...] = ("online-contrastive", "contrastive", "mnrl", "cosine")
 MIN_TRAIN_PAIRS = 8
 
 
@@ -36,7 +37,7 @@ class TrainingError(QclustError):
 class Pair:
     first: str
     second: str
-    label: int
+    label: float  # 0/1, or a similarity from 0 to 1 for the cosine loss
 
 
 @dataclass(frozen=True)
@@ -46,8 +47,8 @@ class TrainReport:
     train_pairs: int
     held_out_pairs: int
     seconds: float
-    before: PairScores | None
-    after: PairScores | None
+    before: PairScores | Correlation | None
+    after: PairScores | Correlation | None
 
 
 def split_by_question(
@@ -77,12 +78,17 @@ def split_by_question(
     return train, test
 
 
-def held_out_scores(encoder: Encoder, pairs: Sequence[Pair]) -> PairScores | None:
-    labels = np.array([p.label for p in pairs], dtype=np.int64)
+def held_out_scores(
+    encoder: Encoder, pairs: Sequence[Pair], *, scored: bool = False
+) -> PairScores | Correlation | None:
+    """Cosine AP/F1 on 0/1 pairs, or Pearson/Spearman on scored ones; None if undefined."""
+    labels = np.array([p.label for p in pairs], dtype=np.float64)
     if len(set(labels.tolist())) < 2:
         return None
     a, b = encode_pairs(encoder, [p.first for p in pairs], [p.second for p in pairs])
-    return pair_classification(a, b, labels)["cosine"]
+    if scored:
+        return sts(a, b, labels)["cosine"]
+    return pair_classification(a, b, labels.astype(np.int64))["cosine"]
 
 
 def finetune(
@@ -96,30 +102,42 @@ def finetune(
     batch_size: int = 32,
     learning_rate: float = 2e-5,
     held_out: float = 0.2,
+    max_pairs: int | None = None,
     device: Device = "auto",
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
 ) -> TrainReport:
-    """Train a copy of `base` on `pairs`, save it to `output`, score it before and after."""
+    """Train a copy of `base` on `pairs`, save it to `output`, score it before and after.
+
+    `max_pairs`: train on a random sample of that many (the held-out part is kept whole).
+    """
     import time
 
     if loss not in LOSSES:
         raise TrainingError(f"loss must be one of {', '.join(LOSSES)}, not '{loss}'")
     if output.exists() and any(output.iterdir()):
         raise TrainingError(f"{output} exists and is not empty; choose a new folder")
+    scored = loss == "cosine"
+    if scored and not all(0.0 <= p.label <= 1.0 for p in pairs):
+        raise TrainingError("the cosine loss needs similarity scores from 0 to 1")
+    if not scored and not all(p.label in (0, 1) for p in pairs):
+        raise TrainingError(f"{loss} needs 0/1 labels; scored pairs train with --loss cosine")
     train, test = split_by_question(pairs, held_out, seed) if held_out > 0 else (list(pairs), [])
     if loss == "mnrl":
         train = [p for p in train if p.label == 1]
+    if max_pairs is not None and len(train) > max_pairs:
+        chosen = np.random.default_rng(seed).choice(len(train), max_pairs, replace=False)
+        train = [train[i] for i in sorted(chosen.tolist())]
     if len(train) < MIN_TRAIN_PAIRS:
         raise TrainingError(
             f"{len(train)} training pairs after the split; training needs at least "
             f"{MIN_TRAIN_PAIRS} (label more pairs, or lower --held-out)"
         )
-    if loss != "mnrl" and len({p.label for p in train}) < 2:
+    if loss in ("online-contrastive", "contrastive") and len({p.label for p in train}) < 2:
         raise TrainingError(f"{loss} needs duplicate and non-duplicate pairs; use --loss mnrl")
 
     encoder = Encoder(base, device=device, batch_size=batch_size)
-    before = held_out_scores(encoder, test) if test else None
+    before = held_out_scores(encoder, test, scored=scored) if test else None
     started = time.perf_counter()
     _train(encoder, train, output, loss, matryoshka_dims, epochs, batch_size, learning_rate,
            seed, progress)  # fmt: skip
@@ -130,7 +148,7 @@ def finetune(
         device=device,
         batch_size=batch_size,
     )
-    after = held_out_scores(trained, test) if test else None
+    after = held_out_scores(trained, test, scored=scored) if test else None
     return TrainReport(output, trained.dimension, len(train), len(test), seconds, before, after)
 
 
@@ -157,15 +175,18 @@ def _train(
 
     model = encoder.model
     prompt = encoder.spec.prompt or ""
-    columns: dict[str, list[str] | list[int]] = {
+    columns: dict[str, list[str] | list[float] | list[int]] = {
         "anchor": [prompt + p.first for p in train],
         "other": [prompt + p.second for p in train],
     }
     loss: Module
     if loss_name == "mnrl":
         loss = losses.MultipleNegativesRankingLoss(model)
+    elif loss_name == "cosine":
+        columns["label"] = [float(p.label) for p in train]
+        loss = losses.CosineSimilarityLoss(model)
     else:
-        columns["label"] = [p.label for p in train]
+        columns["label"] = [int(p.label) for p in train]
         loss = (
             losses.OnlineContrastiveLoss(model)
             if loss_name == "online-contrastive"

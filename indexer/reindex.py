@@ -17,10 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from db.errors import QclustError
 from db.models import Corpus
 from db.models import Encoder as EncoderRow
-from db.queries import get_corpus
 from db.settings import Settings
-from indexer.corpus_index import sync_index
-from indexer.encoder import Encoder, EncoderSpec
+from indexer.corpus_index import locate_corpus, sync_index
+from indexer.encoder import Encoder
 from indexer.index import index_kind
 from indexer.ingest import ProgressFn, encode_pending
 from indexer.store import VectorStore
@@ -34,7 +33,7 @@ def _no_progress(stage: str, done: int, total: int | None) -> None:
 @dataclass(frozen=True)
 class ReindexReport:
     corpus: str
-    old_model: str | None
+    old_model: str
     new_model: str
     encoded: int
     resumed: bool
@@ -55,44 +54,37 @@ def reindex(
     progress: ProgressFn = _no_progress,
 ) -> ReindexReport:
     started = time.perf_counter()
-    with sessions() as session:
-        corpus = get_corpus(session, corpus_name)
-        corpus_id, uid = corpus.id, corpus.uid
-        old = session.get(EncoderRow, corpus.encoder_id) if corpus.encoder_id else None
-        old_spec = (
-            EncoderSpec(old.model, old.normalize, old.prompt, old.truncate_dim) if old else None
-        )
+    old = locate_corpus(sessions, settings, corpus_name)
     encoder = encoder or Encoder.for_new_corpus(
         model, truncate_dim=truncate_dim, prompt=prompt, device=settings.device,
         batch_size=settings.batch_size,
     )  # fmt: skip
-    if encoder.spec == old_spec:
+    if encoder.spec == old.spec:
         raise QclustError(f"corpus '{corpus_name}' is already encoded with {model}")
-    encoder_id, resumed = _target_encoder(sessions, settings, uid, encoder)
-    files = CorpusFiles.of(settings.data_dir, uid, encoder_id)
-    old_files = CorpusFiles.of(settings.data_dir, uid, old.id) if old else files
-    with old_files.write_lock(), files.write_lock():
+    encoder_id, resumed = _target_encoder(sessions, old.files, encoder)
+    files = old.files.for_encoder(encoder_id)
+    with old.files.write_lock(), files.write_lock():
         store = VectorStore.open_or_create(
             files.store_folder, encoder.dimension, settings.vector_dtype
         )
-        encoded = encode_pending(sessions, corpus_id, store, encoder, settings, progress)
+        encoded = encode_pending(sessions, old.corpus_id, store, encoder, settings, progress)
         progress("indexing", 0, 1)
         index = sync_index(
-            sessions, corpus_id=corpus_id, encoder_id=encoder_id, files=files, store=store,
+            sessions, corpus_id=old.corpus_id, encoder_id=encoder_id, files=files, store=store,
             exact_max=settings.exact_index_max, persist=True,
         )  # fmt: skip
         progress("indexing", 1, 1)
         with sessions.begin() as session:  # the swap
-            session.get_one(Corpus, corpus_id).encoder_id = encoder_id
+            session.get_one(Corpus, old.corpus_id).encoder_id = encoder_id
     return ReindexReport(
-        corpus=corpus_name, old_model=old.model if old else None, new_model=encoder.spec.model,
+        corpus=corpus_name, old_model=old.spec.model, new_model=encoder.spec.model,
         encoded=encoded, resumed=resumed, index_kind=index_kind(index),
         index_size=int(index.ntotal), seconds=time.perf_counter() - started,
     )  # fmt: skip
 
 
 def _target_encoder(
-    sessions: sessionmaker[Session], settings: Settings, corpus_uid: str, encoder: Encoder
+    sessions: sessionmaker[Session], current: CorpusFiles, encoder: Encoder
 ) -> tuple[int, bool]:
     """The encoder row to fill: one with this spec already begun for this corpus (resume),
     else a new one."""
@@ -109,7 +101,7 @@ def _target_encoder(
             .order_by(EncoderRow.id.desc())
         ).all()
         for row in candidates:
-            if CorpusFiles.of(settings.data_dir, corpus_uid, row.id).store_folder.exists():
+            if current.for_encoder(row.id).store_folder.exists():
                 return row.id, True
         row = EncoderRow(
             model=spec.model, dimension=encoder.dimension, normalize=spec.normalize,

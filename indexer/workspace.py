@@ -22,6 +22,10 @@ class CorpusFiles:
     def of(cls, data_dir: Path, corpus_uid: str, encoder_id: int) -> CorpusFiles:
         return cls(data_dir / "corpora" / corpus_uid / f"encoder-{encoder_id}")
 
+    def for_encoder(self, encoder_id: int) -> CorpusFiles:
+        """The same corpus's files under another encoder (a re-index builds there)."""
+        return CorpusFiles(self.folder.parent / f"encoder-{encoder_id}")
+
     @property
     def store_folder(self) -> Path:
         return self.folder / "vectors"

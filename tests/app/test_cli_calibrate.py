@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +15,7 @@ from db.labels import record_label
 from db.models import PairVerdict, Question, ThresholdCalibration
 from db.queries import get_corpus
 from db.session import open_database
-from db.settings import Settings, get_settings
+from db.settings import Settings
 from indexer.calibration import CalibrationError
 from tests.conftest import write_csv
 
@@ -42,17 +42,12 @@ PARAPHRASES = [
 
 
 @pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[CliRunner]:
-    monkeypatch.setenv("QCLUST_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("QCLUST_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("QCLUST_DEVICE", "cpu")
-    get_settings.cache_clear()
-    runner = CliRunner()
+def cli(settings: Settings, cli_for: Callable[[Settings], CliRunner], tmp_path: Path) -> CliRunner:
+    runner = cli_for(settings)
     path = write_csv(tmp_path / "q.csv", [{"question": q} for q in QUESTIONS])
     result = runner.invoke(app, ["ingest", str(path), "-c", "support", "-q"])
     assert result.exit_code == 0, result.output
-    yield runner
-    get_settings.cache_clear()
+    return runner
 
 
 def pairs_file(tmp_path: Path) -> Path:

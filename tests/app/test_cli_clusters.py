@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from app.cli import app
-from db.settings import Settings, get_settings
+from db.settings import Settings
 from tests.conftest import DEMO_QUESTIONS, write_csv
 
 pytestmark = pytest.mark.slow
@@ -18,20 +18,15 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture
 def cli(
-    sqlite_settings: Settings, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[CliRunner]:
-    monkeypatch.setenv("QCLUST_DATA_DIR", str(sqlite_settings.data_dir))
-    monkeypatch.setenv("QCLUST_DATABASE_URL", sqlite_settings.resolved_database_url)
-    monkeypatch.setenv("QCLUST_DEVICE", "cpu")
-    get_settings.cache_clear()
+    sqlite_settings: Settings, cli_for: Callable[[Settings], CliRunner], tmp_path: Path
+) -> CliRunner:
+    runner = cli_for(sqlite_settings)
     lines = DEMO_QUESTIONS.read_text(encoding="utf-8").splitlines(keepends=True)
     subset = tmp_path / "demo.csv"
     subset.write_text("".join(lines[:401]), encoding="utf-8")
-    runner = CliRunner()
     result = runner.invoke(app, ["ingest", str(subset), "-c", "demo", "--id-column", "id", "-q"])
     assert result.exit_code == 0, result.output
-    yield runner
-    get_settings.cache_clear()
+    return runner
 
 
 def test_cluster_then_browse_from_the_cli(cli: CliRunner, tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from app.cli import app
 from db.models import EvalResult
 from db.session import open_database
-from db.settings import Settings, get_settings
+from db.settings import Settings
 from indexer.eval_data import EvalDataError
 from indexer.evaluate import similarities
 from tests.conftest import write_csv
@@ -31,13 +31,8 @@ PAIRS = [
 
 
 @pytest.fixture
-def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[CliRunner]:
-    monkeypatch.setenv("QCLUST_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("QCLUST_DATABASE_URL", settings.resolved_database_url)
-    monkeypatch.setenv("QCLUST_DEVICE", "cpu")
-    get_settings.cache_clear()
-    yield CliRunner()
-    get_settings.cache_clear()
+def cli(settings: Settings, cli_for: Callable[[Settings], CliRunner]) -> CliRunner:
+    return cli_for(settings)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clustering.params import ClusterParams
 from clustering.pipeline import run_clustering
-from db.cluster_queries import latest_run, run_memberships
+from db.cluster_queries import run_memberships
 from db.edits import OUTLIER_KEY, EditError, mark_canonical, merge_clusters, move_question
 from db.models import Cluster, ClusterEdit, ClusterMember, ClusterRun, DuplicateGroup, EditKind
 from db.settings import Settings
@@ -156,4 +156,3 @@ def test_edits_that_do_not_fit_say_why_and_change_nothing(
             mark_canonical(session, run, outlier, by="ana")
         session.rollback()
         assert session.scalar(select(func.count()).select_from(ClusterEdit)) == 0
-        assert latest_run(session, run.corpus_id) is not None

@@ -10,7 +10,6 @@ from indexer.calibration import (
     CalibrationError,
     calibrate,
     fit_threshold,
-    precision_recall,
 )
 
 
@@ -26,7 +25,6 @@ def test_separable_labels_put_the_threshold_between_the_classes() -> None:
     scores = np.array([0.95, 0.9, 0.88, 0.6, 0.5, 0.4])
     labels = np.array([1, 1, 1, 0, 0, 0])
     assert fit_threshold(scores, labels, None) == pytest.approx(0.88)
-    assert precision_recall(scores, labels, 0.88) == (1.0, 1.0)
 
 
 def test_a_precision_target_gives_the_lowest_threshold_that_reaches_it() -> None:

