@@ -68,45 +68,46 @@ def run_json(cli: CliRunner, *args: str) -> dict:  # type: ignore[type-arg]
     return json.loads(result.output.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-# New questions (not in the corpus), one per language, and the topic each one is about.
+# New questions (none is in the corpus), in five languages, and the topic each is about.
 QUERIES = [
-    ("I can't remember my password, how do I set a new one?", "password_reset"),
-    ("¿Dónde descargo las facturas de meses anteriores?", "invoices"),
-    ("Wie schalte ich die Zwei-Faktor-Authentifizierung ein?", "two_factor_auth"),
-    ("Comment supprimer définitivement mon compte ?", "account_deletion"),
-    ("データをCSVでエクスポートする方法を教えてください", "data_export"),
-    ("Как включить тёмную тему?", "dark_mode_ui"),
+    ("I can't remember my password, how do I set a new one?", "en", "password_reset"),
+    ("¿Dónde descargo las facturas de meses anteriores?", "es", "invoices"),
+    ("Wie schalte ich die Zwei-Faktor-Authentifizierung ein?", "de", "two_factor_auth"),
+    ("データをCSVでエクスポートする方法を教えてください", "ja", "data_export"),
+    ("Как включить тёмную тему?", "ru", "dark_mode_ui"),
 ]
 
 
-@pytest.mark.parametrize(("query", "topic"), QUERIES)
+@pytest.mark.parametrize(("query", "lang", "topic"), QUERIES)
 def test_search_finds_the_topic_in_other_languages(
-    cli: CliRunner, rows: dict[str, dict[str, str]], query: str, topic: str
+    cli: CliRunner, rows: dict[str, dict[str, str]], query: str, lang: str, topic: str
 ) -> None:
     hits = run_json(cli, "search", query, "-c", CORPUS, "-k", "6", "--json")["hits"]
     found = [rows[hit["external_id"]] for hit in hits]
     assert found[0]["topic"] == topic, [(row["lang"], row["question"]) for row in found]
     on_topic = [row for row in found if row["topic"] == topic]
-    assert len(on_topic) >= 4
-    assert len({row["lang"] for row in on_topic}) >= 3  # across languages
+    assert len(on_topic) >= 3
+    assert {row["lang"] for row in on_topic} - {lang}  # another language among them
 
 
 def test_most_questions_find_their_translations_first(
-    cli: CliRunner, rows: dict[str, dict[str, str]]
+    corpus: UiCorpus, rows: dict[str, dict[str, str]]
 ) -> None:
     """Every question's five nearest others: how many are the same question in another
-    language (five exist)? Measured on the base model: see BENCHMARKS.md."""
-    sample = list(rows.values())[::4]  # 72 questions, all six languages
+    language (five exist)? The floor sits below what the base model measures (BENCHMARKS.md)."""
+    from indexer.search import open_searcher
+
+    searcher = open_searcher(CORPUS, settings=corpus.settings)
     found = 0
     first = 0
-    for row in sample:
-        hits = run_json(cli, "search", row["question"], "-c", CORPUS, "-k", "6", "--json")["hits"]
-        others = [rows[h["external_id"]] for h in hits if h["external_id"] != row["id"]][:5]
+    for row in rows.values():
+        hits = searcher.search(row["question"], 6)
+        others = [rows[str(h.external_id)] for h in hits if h.external_id != row["id"]][:5]
         translations = [other["group"] == row["group"] for other in others]
         found += sum(translations)
         first += translations[0]
-    assert found / (5 * len(sample)) > 0.45
-    assert first / len(sample) > 0.55
+    assert found / (5 * len(rows)) > 0.45
+    assert first / len(rows) > 0.55
 
 
 def test_calibration_gave_the_corpus_a_multilingual_threshold(cli: CliRunner) -> None:
@@ -119,35 +120,40 @@ def test_calibration_gave_the_corpus_a_multilingual_threshold(cli: CliRunner) ->
 def test_duplicate_check_matches_a_question_asked_in_another_language(
     cli: CliRunner, rows: dict[str, dict[str, str]]
 ) -> None:
-    german = "Wie lange ist der Link zum Zurücksetzen meines Passworts gültig?"
+    english = "How long is the link in the password reset email valid?"
+    (group,) = {row["group"] for row in rows.values() if row["question"] == english}
+    german = "Wie lange bleibt der Link zum Zurücksetzen des Passworts gültig?"  # not in it
     check = run_json(cli, "dupes", german, "-c", CORPUS, "--json")
-    assert check["verdict"] in ("duplicate", "possible")
-    best = rows[check["nearest"][0]["external_id"]]
-    group = best["group"]
-    assert all(rows[m["external_id"]]["group"] == group for m in check["matches"])
-    assert {rows[m["external_id"]]["lang"] for m in check["matches"]} - {"de"}
+    assert check["verdict"] == "duplicate"
+    assert check["probability"] > 0.5
+    assert rows[check["matches"][0]["external_id"]]["group"] == group
+    same = {rows[m["external_id"]]["lang"] for m in check["matches"]
+            if rows[m["external_id"]]["group"] == group}  # fmt: skip
+    assert len(same) >= 3  # the question in three or more languages, German not needed
     unrelated = run_json(cli, "dupes", "Quelle est la capitale de l'Australie ?", "-c", CORPUS,
                          "--json")  # fmt: skip
-    assert unrelated["verdict"] == "new"
+    assert unrelated["verdict"] != "duplicate"
+    assert unrelated["probability"] < 0.2
 
 
 def test_clusters_gather_languages_by_topic(
     cli: CliRunner, rows: dict[str, dict[str, str]]
 ) -> None:
+    by_text = {row["question"]: row for row in rows.values()}
     clusters = run_json(cli, "clusters", "-c", CORPUS, "--json")["clusters"]
     assert len(clusters) >= 4
     truth: list[str] = []
     found: list[int] = []
     for cluster in clusters:
         shown = run_json(
-            cli, "cluster-show", str(cluster["id"]), "-c", CORPUS, "--limit", "500", "--json"
+            cli, "cluster-show", str(cluster["key"]), "-c", CORPUS, "--limit", "500", "--json"
         )
-        members = [rows[m["external_id"]] for m in shown["members"]]
+        members = [by_text[m["text"]] for m in shown["members"]]
         languages = Counter(member["lang"] for member in members)
         if len(members) >= 12:
-            assert len(languages) >= 4, (cluster["name"], languages)
+            assert len(languages) >= 5, (cluster["name"], languages)
         truth += [member["topic"] for member in members]
-        found += [cluster["id"]] * len(members)
+        found += [cluster["key"]] * len(members)
     assert v_measure_score(truth, found) > 0.5
     names = " / ".join(cluster["name"] for cluster in clusters).split(" / ")
     assert not set(names) & {"la", "de", "mon", "mi", "ich", "wie", "le", "que"}, names
