@@ -103,22 +103,21 @@ def train(
     settings = get_settings()
     sessions = open_database(settings.resolved_database_url)
     found: list[Pair] = []
+    if pairs is not None:  # read and checked before any model loads
+        data = read_pairs(pairs, binary=loss != "cosine")
+        scores = data.scores / 5.0 if loss == "cosine" and data.scores.max() > 1 else data.scores
+        rows = zip(data.first, data.second, scores.tolist(), strict=True)
+        found += [Pair(a, b, y) for a, b, y in rows]
     if corpus is not None:
         location = locate_corpus(sessions, settings, corpus)
         base = location.spec
         if labels and loss != "cosine":
             with sessions() as session:
                 found += [Pair(a, b, y) for a, b, y in labelled_texts(session, location.corpus_id)]
-    else:
-        assert model is not None
-        base = ModelEncoder.for_new_corpus(model, device="cpu").spec
-    if pairs is not None:
-        data = read_pairs(pairs, binary=loss != "cosine")
-        scores = data.scores / 5.0 if loss == "cosine" and data.scores.max() > 1 else data.scores
-        rows = zip(data.first, data.second, scores.tolist(), strict=True)
-        found += [Pair(a, b, y) for a, b, y in rows]
     if not found:
         fail("nothing to train on: label pairs on the Labelling page or give --pairs FILE")
+    if model is not None:
+        base = ModelEncoder.for_new_corpus(model, device="cpu").spec
     name = corpus or Path(base.model).name
     target = output or _next_version(settings.data_dir / "models", name)
     dims = [int(d) for d in matryoshka.split(",")] if matryoshka else []

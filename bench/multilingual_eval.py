@@ -137,6 +137,12 @@ def table(out: Path) -> None:
         for lang in languages:
             cells = [f"{scores[lang]:.3f}" if lang in scores else "" for scores in found.values()]
             print(f"| {lang} | " + " | ".join(cells) + " |")
+        means = [
+            sum(v for lang, v in scores.items() if lang not in ("all", "average"))
+            / max(1, sum(lang not in ("all", "average") for lang in scores))
+            for scores in found.values()
+        ]
+        print("| mean of languages | " + " | ".join(f"{m:.3f}" for m in means) + " |")
         seconds = [f"{latest[label, name]['seconds']:.0f} s" for label in found]
         print("| seconds | " + " | ".join(seconds) + " |")
 
