@@ -53,7 +53,9 @@ def eval_args(name: str, cross_file: Path) -> list[str]:
     raise SystemExit(f"unknown set {name}")
 
 
-def run(label: str, model: str, sets: list[str], out: Path, env: dict[str, str]) -> None:
+def run(
+    label: str, model: str, sets: list[str], out: Path, env: dict[str, str], langs: str
+) -> None:
     path, _, dims = model.partition(":")
     cross_file = out.parent / "stsb_multi_mt_dev_en-xx.tsv"
     if "cross" in sets and not cross_file.exists():
@@ -63,6 +65,8 @@ def run(label: str, model: str, sets: list[str], out: Path, env: dict[str, str])
         command = [*QCLUST, "eval", *eval_args(name, cross_file), "--model", path, "--json"]
         if dims:
             command += ["--truncate-dim", dims]
+        if langs and name == "mstsb":
+            command += ["--langs", langs]
         print("$", " ".join(command), file=sys.stderr, flush=True)
         done = subprocess.run(command, check=True, env=env, capture_output=True, text=True)
         record = json.loads(done.stdout.strip().splitlines()[-1])
@@ -153,6 +157,7 @@ def main() -> None:
     parser.add_argument("--sets", default="mstsb,stsb-mt,cross,tatoeba")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "multilingual.jsonl")
     parser.add_argument("--table", action="store_true", help="only print the table")
+    parser.add_argument("--mstsb-langs", default="", help="only these mstsb languages")
     parser.add_argument("--speed", type=int, default=0, help="measure speed on N sentences")
     args = parser.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -163,7 +168,7 @@ def main() -> None:
     elif not args.table:
         for spec in args.model:
             label, _, model = spec.partition("=")
-            run(label, model, args.sets.split(","), args.out, env)
+            run(label, model, args.sets.split(","), args.out, env, args.mstsb_langs)
     table(args.out)
 
 
