@@ -20,6 +20,11 @@ CorpusOption = Annotated[str, typer.Option("--corpus", "-c", help="Corpus name."
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
 
 
+def comma_list(option: str | None) -> list[str] | None:
+    """An option such as `--langs de,ja` as a list (None when not given)."""
+    return [name.strip() for name in option.split(",") if name.strip()] if option else None
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from app.cli_common import JsonOption, app, out
+from app.cli_common import JsonOption, app, comma_list, out
 from db.models import EvalResult
 from db.session import open_database
 from db.settings import Settings, get_settings
@@ -68,10 +68,6 @@ def _encoder(settings: Settings, model: str | None, truncate_dim: int | None = N
         device=settings.device,
         batch_size=settings.batch_size,
     )
-
-
-def _names(option: str | None) -> list[str] | None:
-    return [name.strip() for name in option.split(",") if name.strip()] if option else None
 
 
 def _store(
@@ -162,7 +158,7 @@ def pairs(
     from indexer.evaluate import encode_pairs, pair_classification
 
     settings = get_settings()
-    data = read_pairs(file, text_names=_names(text_column), label=label)
+    data = read_pairs(file, text_names=comma_list(text_column), label=label)
     started = time.perf_counter()
     encoder = _encoder(settings, model)
     metrics = pair_classification(*encode_pairs(encoder, data.first, data.second), data.labels)
@@ -200,12 +196,12 @@ def sts(
     settings = get_settings()
     data = read_pairs(
         file,
-        text_names=_names(text_column),
+        text_names=comma_list(text_column),
         label=label,
         binary=False,
         min_rows=3,
         group_column=lang_column,
-        groups=_names(langs),
+        groups=comma_list(langs),
     )
     started = time.perf_counter()
     encoder = _encoder(settings, model, truncate_dim)
@@ -272,10 +268,10 @@ def retrieval(
     if label_name:  # only the duplicate pairs are queries
         duplicates = table.frame[numbers(table, label_name) == 1].reset_index(drop=True)
         table = EvalTable(table.path, duplicates, table.sha256)
-    table, groups = select_groups(table, lang_column, _names(langs))
+    table, groups = select_groups(table, lang_column, comma_list(langs))
     require_rows(table)
     skip = [label_name, *([lang_column] if lang_column else [])]
-    first, second = text_columns(table, _names(text_column), 2, skip)
+    first, second = text_columns(table, comma_list(text_column), 2, skip)
     started = time.perf_counter()
     encoder = _encoder(settings, model, truncate_dim)
     queries, partners = texts(table, first), texts(table, second)
@@ -345,7 +341,7 @@ def clusters(
             f"{file}: no label column (looked for label, intent, topic, category, class); "
             f"name it with --label. Columns: {', '.join(columns)}"
         )
-    (text,) = text_columns(table, _names(text_column), 1, label_name)
+    (text,) = text_columns(table, comma_list(text_column), 1, label_name)
     params = ClusterParams(min_cluster_size=min_cluster_size, random_state=seed, make_map=False)
     started = time.perf_counter()
     encoder = _encoder(settings, model)

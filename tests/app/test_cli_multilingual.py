@@ -141,3 +141,15 @@ def test_language_options_that_cannot_work_are_explained(
     result = cli.invoke(app, ["eval", "sts", str(parallel), *args])
     assert isinstance(result.exception, EvalDataError), result.output
     assert message in str(result.exception)
+
+
+def test_translation_pairs_need_no_score_column(cli: CliRunner, tmp_path: Path) -> None:
+    rows = [{"lang": lang, "question": a} for lang, a, _, _ in PARALLEL]
+    path = write_csv(tmp_path / "parallel.csv", rows)
+    out = tmp_path / "translations.csv"
+    result = cli.invoke(
+        app, ["data", "cross-lingual", str(path), str(out), "--translations", "--text-column",
+              "question,question"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "3 pairs written" in result.output
