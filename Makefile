@@ -5,22 +5,40 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-# The CPU build; on a GPU machine set TORCH=torch (and install the `gpu` extra).
-TORCH ?= torch==2.13.0
-DATA_DIR ?= .qclust
+# The demo lives where plain `qclust` looks (~/.local/share/qclust unless QCLUST_DATA_DIR says
+# otherwise), so the README's next command finds it; DATA_DIR=folder keeps it elsewhere.
+DATA_DIR ?=
 PORT ?= 8501
 HEADLESS ?=
-QCLUST := QCLUST_DATA_DIR=$(DATA_DIR) HF_HUB_OFFLINE=1 $(BIN)/qclust
+QCLUST := $(if $(DATA_DIR),QCLUST_DATA_DIR=$(DATA_DIR) )HF_HUB_OFFLINE=1 $(BIN)/qclust
+QCLUST_HOME := $(or $(DATA_DIR),$(QCLUST_DATA_DIR),$(or $(XDG_DATA_HOME),$(HOME)/.local/share)/qclust)
+# The tested set: every package pinned with its hashes, the CPU build of torch included.
+LOCK := requirements.lock
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
 
-$(BIN)/.installed: pyproject.toml
+$(BIN)/.installed: $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[dev]"
+	$(BIN)/python -m pip install -q "pip==$(PIP_VERSION)"
+	$(BIN)/python -m pip install -q --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
+	$(BIN)/python -m pip check
 	@touch $@
 
 .PHONY: install
 install: $(BIN)/.installed ## Create the virtual environment and install qclust into it
+
+.PHONY: lock
+lock: ## Re-resolve requirements.lock from pyproject.toml (deliberately: then run make test)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	$(BIN)/uv pip compile pyproject.toml requirements/torch-cpu.in --extra dev \
+	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	  --find-links /opt/wheels --generate-hashes --no-header --quiet -o $(LOCK).new
+	@{ echo "# The tested set: made by 'make lock' from pyproject.toml and requirements/torch-cpu.in."; \
+	   echo "# Install it with 'make install' (pip --require-hashes); edit pyproject.toml, not this."; \
+	   cat $(LOCK).new; } > $(LOCK) && rm $(LOCK).new
+	@echo "wrote $(LOCK); run 'make test' before committing it"
 
 .PHONY: demo
 demo: install ## Ingest and cluster the demo corpus, open the UI (HEADLESS=1: all but the UI)
@@ -28,9 +46,10 @@ demo: install ## Ingest and cluster the demo corpus, open the UI (HEADLESS=1: al
 	$(QCLUST) cluster --corpus demo
 	$(QCLUST) clusters --corpus demo --limit 10
 	$(QCLUST) search "how do I reset my password" --corpus demo -k 3
+	@echo "demo corpus stored in $(QCLUST_HOME); next: source $(BIN)/activate && qclust search \"how do I reset my password\" --corpus demo"
 	@if [ -z "$(HEADLESS)" ]; then QCLUST_DEFAULT_CORPUS=demo $(QCLUST) ui --port $(PORT); fi
 
-ML_MODEL ?= $(DATA_DIR)/models/multilingual-e5-small
+ML_MODEL ?= $(QCLUST_HOME)/models/multilingual-e5-small
 
 .PHONY: demo-multilingual
 demo-multilingual: install ## The six-language demo corpus on multilingual-e5-small, offline
@@ -63,8 +82,8 @@ bench: install ## Run the benchmarks in bench/ (tens of minutes; figures go to B
 	HF_HUB_OFFLINE=1 $(BIN)/python bench/cluster.py --repeats 2
 
 .PHONY: clean
-clean: ## Remove the demo data directory and caches (keeps the environment)
-	rm -rf $(DATA_DIR) .pytest_cache .mypy_cache .ruff_cache
+clean: ## Remove the tool caches (keeps the environment and every qclust data folder)
+	rm -rf .pytest_cache .mypy_cache .ruff_cache
 
 .PHONY: help
 help: ## Show this help

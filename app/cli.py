@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 from dataclasses import asdict
@@ -13,7 +12,16 @@ import typer
 from rich.logging import RichHandler
 from rich.table import Table
 
-from app.cli_common import CorpusOption, JsonOption, app, err, fail, out
+from app.cli_common import (
+    CorpusOption,
+    JsonOption,
+    app,
+    emit_json,
+    err,
+    fail,
+    out,
+    reserve_stdout_for_json,
+)
 from db.errors import QclustError
 from db.queries import get_corpus, set_duplicate_threshold, summarize_corpora
 from db.session import open_database
@@ -124,7 +132,7 @@ def search(
 
     hits = open_searcher(corpus, settings=get_settings()).search(query, k)
     if as_json:
-        print(json.dumps({"query": query, "corpus": corpus, "hits": [asdict(h) for h in hits]}))
+        emit_json({"query": query, "corpus": corpus, "hits": [asdict(h) for h in hits]})
         return
     table = Table("score", "id", "question", box=None, header_style="bold")
     for hit in hits:
@@ -151,7 +159,7 @@ def dupes(
     if as_json:
         payload = asdict(check)
         payload["corpus"] = corpus
-        print(json.dumps(payload))
+        emit_json(payload)
         return
     colour = {"duplicate": "red", "possible": "yellow", "new": "green"}[check.verdict]
     chance = "" if check.probability is None else f", P(duplicate) {check.probability:.2f}"
@@ -173,7 +181,7 @@ def corpora(as_json: JsonOption = False) -> None:
     with open_database(settings.resolved_database_url)() as session:
         summaries = summarize_corpora(session)
     if as_json:
-        print(json.dumps([asdict(s) for s in summaries], default=str))
+        emit_json([asdict(s) for s in summaries])
         return
     table = Table("corpus", "questions", "model", "threshold", "last ingest", box=None)
     for s in summaries:
@@ -203,19 +211,42 @@ def threshold(
     out.print(f"{corpus}: {own or settings.duplicate_threshold:.2f} ({source})")
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+
+
 @app.command()
 def ui(
-    port: Annotated[int, typer.Option(help="Port to serve on.")] = 8501,
-    headless: Annotated[bool, typer.Option(help="Do not open a browser.")] = False,
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8501,
+    host: Annotated[
+        str,
+        typer.Option(help="Address to listen on; anything but loopback exposes the UI."),
+    ] = "127.0.0.1",
+    open_browser: Annotated[
+        bool, typer.Option("--open", help="Open the UI in this machine's browser.")
+    ] = False,
 ) -> None:
-    """Start the web UI."""
+    """Start the web UI: unattended (it asks nothing), on this machine only unless --host."""
     import subprocess
 
-    script = Path(__file__).with_name("streamlit_app.py")
-    command = [sys.executable, "-m", "streamlit", "run", str(script), "--server.port", str(port)]
-    command += ["--server.headless", "true" if headless else "false"]
-    command += ["--browser.gatherUsageStats", "false"]
-    raise typer.Exit(subprocess.call(command))
+    from app.ui_launch import streamlit_command, url_for, wait_then_open
+
+    if host not in LOOPBACK_HOSTS:
+        err.print(
+            f"[bold yellow]warning:[/] listening on {host}: anyone who reaches this address "
+            "can search, upload, ingest, merge and label; nothing asks who they are",
+            highlight=False,
+        )
+    url = url_for(host, port)
+    err.print(f"qclust UI: {url}  (Ctrl-C stops it)", highlight=False)
+    process = subprocess.Popen(streamlit_command(host, port), stdin=subprocess.DEVNULL)
+    try:
+        if open_browser:
+            wait_then_open(url, process)
+        raise typer.Exit(process.wait())
+    except KeyboardInterrupt:
+        process.terminate()
+        process.wait()
+        raise typer.Exit(130) from None
 
 
 @app.command()
@@ -248,6 +279,7 @@ INTERRUPTED = "interrupted; run the same command again to resume where it stoppe
 
 
 def main() -> None:
+    restore = reserve_stdout_for_json() if "--json" in sys.argv[1:] else None
     try:
         app()
     except QclustError as exc:
@@ -256,6 +288,9 @@ def main() -> None:
     except KeyboardInterrupt:
         err.print(INTERRUPTED)
         sys.exit(130)
+    finally:
+        if restore is not None:
+            restore()
 
 
 if __name__ == "__main__":

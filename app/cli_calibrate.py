@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
@@ -10,7 +9,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from app.cli_common import JsonOption, app, fail, out
+from app.cli_common import JsonOption, app, emit_json, fail, out
 from db.settings import get_settings
 
 
@@ -66,7 +65,7 @@ def calibrate(
     if as_json:
         record = asdict(fitted)
         record.pop("knots_x"), record.pop("knots_y")
-        print(json.dumps({"corpus": corpus, "source": "; ".join(sources), **record}))
+        emit_json({"corpus": corpus, "source": "; ".join(sources), **record})
         return
     goal = f"precision >= {precision:.2f}" if precision else "best F1"
     out.print(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict
 from typing import Annotated
 
@@ -10,7 +9,7 @@ import typer
 from rich.table import Table
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.cli_common import CorpusOption, JsonOption, app, err, fail, out
+from app.cli_common import CorpusOption, JsonOption, app, emit_json, err, fail, out
 from db.cluster_queries import cluster_members, cluster_views, latest_run
 from db.models import ClusterMember, ClusterRun
 from db.queries import get_corpus
@@ -97,7 +96,7 @@ def clusters(
     with sessions() as session:
         views = cluster_views(session, run)[:limit]
     if as_json:
-        print(json.dumps({"run": run.id, "clusters": [asdict(v) for v in views]}))
+        emit_json({"run": run.id, "clusters": [asdict(v) for v in views]})
         return
     table = Table("id", "size", "change", "name", "keywords", "representative", box=None)
     for v in views:
@@ -121,7 +120,7 @@ def cluster_show(
     if not members:
         fail(f"run {run.id} of corpus '{corpus}' has no cluster {key}")
     if as_json:
-        print(json.dumps({"run": run.id, "cluster": key, "members": [asdict(m) for m in members]}))
+        emit_json({"run": run.id, "cluster": key, "members": [asdict(m) for m in members]})
         return
     for member in members:
         flag = " (placed)" if member.placed else ""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+import json
+import os
+import sys
+from collections.abc import Callable
+from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
@@ -28,3 +32,40 @@ def comma_list(option: str | None) -> list[str] | None:
 def fail(message: str, code: int = 1) -> NoReturn:
     err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+_json_stdout: TextIO | None = None
+
+
+def reserve_stdout_for_json() -> Callable[[], None]:
+    """Send everything but the one JSON document of a `--json` command to standard error.
+
+    Libraries print on standard output (the trainer's log line, progress bars, C code): the
+    process's stdout file descriptor is pointed at stderr for the command's lifetime, and only
+    `emit_json` writes to the real one. Returns the function that puts things back.
+    """
+    global _json_stdout
+    sys.stdout.flush()
+    saved_stream, saved_fd = sys.stdout, os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr  # Python-level writers too, wherever sys.stdout pointed
+    _json_stdout = os.fdopen(os.dup(saved_fd), "w", encoding="utf-8")
+
+    def restore() -> None:
+        global _json_stdout
+        sys.stdout.flush()
+        if _json_stdout is not None:
+            _json_stdout.close()
+            _json_stdout = None
+        os.dup2(saved_fd, 1)
+        os.close(saved_fd)
+        sys.stdout = saved_stream
+
+    return restore
+
+
+def emit_json(document: Any) -> None:
+    """The result of a `--json` command: one JSON document on standard output."""
+    stream = _json_stdout or sys.stdout
+    stream.write(json.dumps(document, default=str) + "\n")
+    stream.flush()

@@ -6,7 +6,6 @@ file's SHA-256, so two models can be compared on the same data later.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -16,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from app.cli_common import JsonOption, app, comma_list, out
+from app.cli_common import JsonOption, app, comma_list, emit_json, out
 from db.models import EvalResult
 from db.session import open_database
 from db.settings import Settings, get_settings
@@ -113,7 +112,7 @@ def _emit(
     if as_json:
         record = {"id": result_id, "kind": kind, "model": model, "file": str(table.path)}
         record |= {"sha256": table.sha256, "rows": len(table.frame), "seconds": seconds}
-        print(json.dumps(record | {"metrics": plain}))
+        emit_json(record | {"metrics": plain})
         return
     render(metrics)
     out.print(f"{kind} on {table.path} ({len(table.frame):,} rows) with {model}: {seconds:.1f} s")

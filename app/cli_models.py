@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from app.cli_common import JsonOption, app, comma_list, err, fail, out
+from app.cli_common import JsonOption, app, comma_list, emit_json, err, fail, out
 from db.settings import get_settings
 
 
@@ -83,7 +83,6 @@ def train(
     Held-out pairs are scored before and after: AP and F1 on 0/1 pairs, Spearman on scores
     (STS scores from 0 to 5 are read as 0 to 1).
     """
-    import json
     from dataclasses import asdict
 
     from app.progress import StageProgress
@@ -98,7 +97,9 @@ def train(
 
     if loss not in LOSSES:
         fail(f"--loss must be one of {', '.join(LOSSES)}, not '{loss}'")
-    if (corpus is None) == (model is None):
+    if corpus is None and model is None:
+        fail("name a CORPUS whose model to fine-tune, or give --model")
+    if corpus is not None and model is not None:
         fail("name a CORPUS or give --model, not both")
     settings = get_settings()
     sessions = open_database(settings.resolved_database_url)
@@ -139,7 +140,7 @@ def train(
             )  # fmt: skip
         )
     if as_json:
-        print(json.dumps(asdict(report), default=str))
+        emit_json(asdict(report))
         return
     out.print(
         f"trained on {report.train_pairs:,} pairs in {report.seconds:.0f} s; "

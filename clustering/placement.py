@@ -2,6 +2,11 @@
 
 Used for outliers (which cluster is nearest, and how near) and for questions ingested after a
 run (which cluster they join until the next full run, or none when nothing is close).
+
+Only neighbours that belong to a cluster vote. An outlier neighbour is the absence of a
+cluster, not a vote against one: counting it in the denominator left a paraphrase with seven
+neighbours in one cluster and five outliers unplaced. A winner still needs `min_votes` close
+members of its own, so one stray neighbour cannot pull a question into a cluster.
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ import numpy as np
 import numpy.typing as npt
 
 UNASSIGNED = -1
+MIN_SHARE = 0.5
+MIN_VOTES = 2
 
 
 @dataclass(frozen=True)
 class Placement:
     cluster_key: int  # UNASSIGNED when no cluster is close or the vote is split
-    share: float  # the winning cluster's share of the similarity-weighted vote
+    share: float  # the winning cluster's share of the clustered neighbours' weighted vote
     similarity: float  # to the most similar neighbour in that cluster
     x: float
     y: float
@@ -42,24 +49,35 @@ def place_by_vote(
     neighbour_xy: npt.NDArray[np.float32],
     *,
     min_similarity: float,
-    min_share: float = 0.5,
+    min_share: float = MIN_SHARE,
+    min_votes: int = MIN_VOTES,
 ) -> list[Placement]:
-    """One placement per row of (m, k) neighbour keys and similarities, (m, k, 2) positions."""
+    """One placement per row of (m, k) neighbour keys and similarities, (m, k, 2) positions.
+
+    A row joins the cluster with the largest similarity-weighted vote among its neighbours
+    that are at least `min_similarity` close and in a cluster, when that cluster holds at
+    least `min_share` of those votes and `min_votes` of those neighbours.
+    """
     placements = []
     for keys, sims, xy in zip(neighbour_keys, neighbour_sims, neighbour_xy, strict=True):
-        close = sims >= min_similarity
         weights = np.maximum(sims, 1e-6)
         x, y = (weights[:, None] * xy).sum(axis=0) / weights.sum()
-        votes: dict[int, float] = {}
-        for key, sim in zip(keys[close & (keys >= 0)], sims[close & (keys >= 0)], strict=True):
-            votes[int(key)] = votes.get(int(key), 0.0) + float(sim)
-        total = float(sims[close].sum())
-        if not votes or total <= 0:
-            placements.append(Placement(UNASSIGNED, 0.0, float(sims.max(initial=0.0)), x, y))
+        voting = (sims >= min_similarity) & (keys >= 0)
+        if not voting.any():
+            placements.append(
+                Placement(UNASSIGNED, 0.0, float(sims.max(initial=0.0)), float(x), float(y))
+            )
             continue
-        winner = max(votes, key=lambda k: votes[k])
-        share = votes[winner] / total
+        voter_keys, voter_sims = keys[voting], sims[voting].astype(np.float64)
+        candidates = np.unique(voter_keys)
+        votes = np.array([voter_sims[voter_keys == key].sum() for key in candidates])
+        best = int(np.argmax(votes))
+        winner = int(candidates[best])
+        share = float(votes[best] / voter_sims.sum())
+        supporters = int(np.count_nonzero(voter_keys == winner))
         best_sim = float(sims[keys == winner].max())
-        key = winner if share >= min_share else UNASSIGNED
-        placements.append(Placement(key, share, best_sim, float(x), float(y)))
+        placed = share >= min_share and supporters >= min_votes
+        placements.append(
+            Placement(winner if placed else UNASSIGNED, share, best_sim, float(x), float(y))
+        )
     return placements

@@ -38,25 +38,21 @@ def merge_clusters(
         raise EditError("pick two different clusters to merge")
     _require_cluster(session, run.id, source_key)
     _require_cluster(session, run.id, target_key)
-    members = list(
-        session.scalars(
-            select(ClusterMember.question_id).where(
-                ClusterMember.run_id == run.id, ClusterMember.cluster_key == source_key
-            )
-        )
-    )
+    source_members = _member_ids(session, run.id, source_key)
+    # Both sides are remembered: on a later run the merged questions stay together wherever
+    # that run puts them, the target's own members included.
     session.add(
         ClusterEdit(
             corpus_id=run.corpus_id,
             kind=EditKind.MERGE,
             target_key=target_key,
-            member_ids=members,
+            member_ids=sorted(source_members + _member_ids(session, run.id, target_key)),
             created_by=by,
         )
     )
-    _apply_merge(session, run.id, members, target_key)
+    _apply_merge(session, run.id, source_members, target_key)
     _refresh_counts(session, run.id)
-    return len(members)
+    return len(source_members)
 
 
 def move_question(
@@ -121,33 +117,63 @@ def replay_edits(session: Session, run: ClusterRun) -> int:
 
 
 def _apply_merge(session: Session, run_id: int, member_ids: list[int], target_key: int) -> bool:
-    """Merge into the target every cluster of this run made mostly of the remembered members."""
-    if not member_ids or _cluster(session, run_id, target_key) is None:
-        return False
-    hits: Counter[int] = Counter()
+    """Bring every remembered member of a merge into one cluster of this run, whatever it found.
+
+    Clusters made mostly of remembered members join the target whole (so their new members
+    follow); remembered members the run put anywhere else, outliers included, join it one by
+    one. When the target cluster is gone, the cluster holding most of them takes its place.
+    """
     remembered = sorted(set(member_ids))
-    for start in range(0, len(remembered), IN_CHUNK):  # a big cluster's ids, in slices
+    if not remembered:
+        return False
+    hits = _clusters_holding(session, run_id, remembered)
+    target = target_key if _cluster(session, run_id, target_key) is not None else None
+    if target is None:
+        if not hits:
+            return False
+        target = max(hits, key=lambda key: (hits[key], -key))
+    sizes = _sizes(session, run_id)
+    sources = [
+        key for key, count in hits.items() if key != target and count * 2 > sizes.get(key, 0)
+    ]
+    changed = False
+    if sources:
+        session.execute(
+            update(ClusterMember)
+            .where(ClusterMember.run_id == run_id, ClusterMember.cluster_key.in_(sources))
+            .values(cluster_key=target)
+        )
+        session.execute(delete(Cluster).where(Cluster.run_id == run_id, Cluster.key.in_(sources)))
+        changed = True
+    for start in range(0, len(remembered), IN_CHUNK):
+        result = session.execute(
+            update(ClusterMember)
+            .where(
+                ClusterMember.run_id == run_id,
+                ClusterMember.cluster_key != target,
+                ClusterMember.question_id.in_(remembered[start : start + IN_CHUNK]),
+            )
+            .values(cluster_key=target, nearest_key=None, nearest_similarity=None)
+        )
+        changed = changed or bool(result.rowcount)  # type: ignore[attr-defined]
+    return changed
+
+
+def _clusters_holding(session: Session, run_id: int, question_ids: list[int]) -> Counter[int]:
+    """How many of the questions each cluster of the run holds (outliers not counted)."""
+    hits: Counter[int] = Counter()
+    for start in range(0, len(question_ids), IN_CHUNK):  # a big cluster's ids, in slices
         rows = session.execute(
             select(ClusterMember.cluster_key, func.count())
             .where(
                 ClusterMember.run_id == run_id,
-                ClusterMember.cluster_key.notin_([OUTLIER_KEY, target_key]),
-                ClusterMember.question_id.in_(remembered[start : start + IN_CHUNK]),
+                ClusterMember.cluster_key != OUTLIER_KEY,
+                ClusterMember.question_id.in_(question_ids[start : start + IN_CHUNK]),
             )
             .group_by(ClusterMember.cluster_key)
-        ).tuples()
+        )
         hits.update({int(key): int(count) for key, count in rows})
-    sizes = _sizes(session, run_id)
-    sources = [key for key, count in hits.items() if count * 2 > sizes.get(key, 0)]
-    if not sources:
-        return False
-    session.execute(
-        update(ClusterMember)
-        .where(ClusterMember.run_id == run_id, ClusterMember.cluster_key.in_(sources))
-        .values(cluster_key=target_key)
-    )
-    session.execute(delete(Cluster).where(Cluster.run_id == run_id, Cluster.key.in_(sources)))
-    return True
+    return hits
 
 
 def _apply_move(session: Session, run_id: int, question_id: int, target_key: int) -> bool:
@@ -197,6 +223,16 @@ def _sizes(session: Session, run_id: int) -> dict[int, int]:
         .group_by(ClusterMember.cluster_key)
     ).all()
     return {int(key): int(count) for key, count in rows}
+
+
+def _member_ids(session: Session, run_id: int, key: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(ClusterMember.question_id).where(
+                ClusterMember.run_id == run_id, ClusterMember.cluster_key == key
+            )
+        )
+    )
 
 
 def _cluster(session: Session, run_id: int, key: int) -> Cluster | None:

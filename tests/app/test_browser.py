@@ -88,13 +88,19 @@ def browser_env(monkeypatch: pytest.MonkeyPatch, clustered_corpus: UiCorpus) -> 
 @pytest.fixture
 def server_url(browser_env: UiCorpus, tmp_path: Path) -> Iterator[str]:
     port = free_port()
-    command = [sys.executable, "-m", "streamlit", "run", str(ENTRYPOINT)]
-    command += ["--server.port", str(port), "--server.address", "127.0.0.1"]
-    command += ["--server.headless", "true", "--browser.gatherUsageStats", "false"]
+    # Started as a user starts it: `qclust ui`, a new HOME, no terminal to answer prompts on.
+    command = [sys.executable, "-m", "app.cli", "ui", "--port", str(port)]
     log = (tmp_path / "streamlit.log").open("wb")
+    home = tmp_path / "home"
+    home.mkdir()
     # Env vars set by browser_env (monkeypatch) are in os.environ, so the server inherits them.
     server = subprocess.Popen(
-        command, cwd=ENTRYPOINT.parents[1], stdout=log, stderr=subprocess.STDOUT
+        command,
+        cwd=ENTRYPOINT.parents[1],
+        env={**os.environ, "HOME": str(home)},
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_for_port(port, server, SERVER_START_TIMEOUT)
@@ -128,6 +134,7 @@ def test_search_in_a_real_browser(chromium: str, server_url: str, tmp_path: Path
             box = page.get_by_label("Question")
             expect(box).to_be_visible(timeout=60_000)
             page.screenshot(path=tmp_path / "empty.png", full_page=True)
+            expect(page.get_by_text("Deploy", exact=True)).to_have_count(0)  # no developer bar
 
             box.fill("I would like my money back for the last charge")
             box.press("Enter")

@@ -144,4 +144,5 @@ def test_scored_pairs_need_the_cosine_loss_and_a_model_or_corpus(
     assert "labels must be 0 or 1" in str(result.exception)
     result = runner.invoke(app, ["train", "--pairs", str(scored), "--loss", "cosine"])
     assert result.exit_code == 1
-    assert "name a CORPUS or give --model" in result.output
+    assert "name a CORPUS whose model to fine-tune, or give --model" in result.output
+    assert "not both" not in result.output

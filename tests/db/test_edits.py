@@ -5,13 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from clustering.params import ClusterParams
 from clustering.pipeline import run_clustering
 from db.cluster_queries import run_memberships
-from db.edits import OUTLIER_KEY, EditError, mark_canonical, merge_clusters, move_question
+from db.edits import (
+    OUTLIER_KEY,
+    EditError,
+    mark_canonical,
+    merge_clusters,
+    move_question,
+    replay_edits,
+)
 from db.models import Cluster, ClusterEdit, ClusterMember, ClusterRun, DuplicateGroup, EditKind
 from db.settings import Settings
 from indexer.encoder import Encoder
@@ -84,6 +91,46 @@ def test_merge_moves_every_member_and_survives_the_next_run(
     kept = (merged & clustered_again) - memberships.get(target, set())
     assert target in memberships
     assert not kept, "members of the merged clusters ended up elsewhere"
+
+
+def _put(session: Session, run: ClusterRun, question_ids: list[int], key: int) -> None:
+    session.execute(
+        update(ClusterMember)
+        .where(ClusterMember.run_id == run.id, ClusterMember.question_id.in_(question_ids))
+        .values(cluster_key=key)
+    )
+
+
+def test_replay_gathers_the_merged_questions_wherever_a_run_put_them(
+    clustered: sessionmaker[Session],
+) -> None:
+    """What a later run may find, made by hand: some merged questions in a third cluster, one an
+    outlier, then the target cluster gone altogether. Replay gathers them every time."""
+    with clustered.begin() as session:
+        run = _latest(session)
+        source, target = _two_clusters(session, run)
+        members = run_memberships(session, run.id)
+        third = next(key for key in members if key not in (source, target, OUTLIER_KEY))
+        merged = members[source] | members[target]
+        merge_clusters(session, run, source, target, by="ana")
+        scattered = sorted(merged)[:3]
+        _put(session, run, scattered[:2], third)
+        _put(session, run, scattered[2:], OUTLIER_KEY)
+        assert replay_edits(session, run) >= 1
+    with clustered.begin() as session:
+        run = _latest(session)
+        after = run_memberships(session, run.id)
+        assert merged <= after[target]
+        assert after[third] == members[third]  # its own members stay where they were
+        # The target dissolved: its questions now sit in the third cluster, which takes its place.
+        _put(session, run, sorted(merged), third)
+        session.execute(delete(Cluster).where(Cluster.run_id == run.id, Cluster.key == target))
+        _put(session, run, sorted(merged)[:1], OUTLIER_KEY)
+        assert replay_edits(session, run) >= 1
+    with clustered() as session:
+        after = run_memberships(session, _latest(session).id)
+        assert merged | members[third] <= after[third]
+        assert target not in after
 
 
 def test_moving_a_question_out_survives_the_next_run(
