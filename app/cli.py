@@ -95,13 +95,13 @@ def ingest(
         f"{report.rejected:,} rejected" + (f" ({reasons})" if reasons else ""),
         highlight=False,
     )
+    if report.nothing_done:
+        fail(f"no usable question in {file}; nothing was stored")
     out.print(
         f"encoded {report.encoded:,} questions; index {report.index_kind} holds "
         f"{report.index_size:,} vectors ({report.seconds:.1f} s)",
         highlight=False,
     )
-    if report.nothing_done:
-        fail(f"no usable question in {file}")
     if report.added:
         _place_into_clusters(corpus)
 
@@ -130,10 +130,16 @@ def search(
     """The questions nearest to QUERY, with cosine scores."""
     from indexer.search import open_searcher
 
-    hits = open_searcher(corpus, settings=get_settings()).search(query, k)
+    searcher = open_searcher(corpus, settings=get_settings())
+    hits = searcher.search(query, k)
     if as_json:
-        emit_json({"query": query, "corpus": corpus, "hits": [asdict(h) for h in hits]})
+        emit_json(
+            {"query": query, "corpus": corpus, "hits": [asdict(h) for h in hits],
+             "not_encoded": searcher.not_encoded}
+        )  # fmt: skip
         return
+    if searcher.not_encoded:
+        err.print(f"warning: {searcher.location.not_encoded_message()}", markup=False)
     table = Table("score", "id", "question", box=None, header_style="bold")
     for hit in hits:
         table.add_row(f"{hit.score:.3f}", hit.external_id or str(hit.question_id), hit.text)
@@ -178,7 +184,10 @@ def dupes(
 def corpora(as_json: JsonOption = False) -> None:
     """List corpora with their sizes, models and thresholds."""
     settings = get_settings()
-    with open_database(settings.resolved_database_url)() as session:
+    from db.runs import close_abandoned_runs
+
+    with open_database(settings.resolved_database_url).begin() as session:
+        close_abandoned_runs(session)
         summaries = summarize_corpora(session)
     if as_json:
         emit_json([asdict(s) for s in summaries])
@@ -189,6 +198,13 @@ def corpora(as_json: JsonOption = False) -> None:
         last = s.last_ingest.strftime("%Y-%m-%d %H:%M") if s.last_ingest else "-"
         table.add_row(s.name, f"{s.questions:,}", s.model or "-", f"{threshold:.2f}", last)
     out.print(table)
+    for s in summaries:
+        if s.not_encoded:
+            err.print(
+                f"warning: {s.not_encoded:,} questions of corpus '{s.name}' are not encoded yet; "
+                "run 'qclust ingest' again (or wait for the ingest that is running)",
+                markup=False,
+            )
 
 
 @app.command()

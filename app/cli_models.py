@@ -188,6 +188,7 @@ def reindex(
             corpus, model, settings=settings,
             sessions=open_database(settings.resolved_database_url),
             truncate_dim=truncate_dim, prompt=prompt, progress=progress,
+            on_wait=lambda message: err.print(message, markup=False),
         )  # fmt: skip
     resumed = " (resumed)" if report.resumed else ""
     out.print(

@@ -28,9 +28,12 @@ from clustering.store_results import RunResult, mark_failed, start_run, write_ru
 from clustering.tracking import track_clusters
 from db.cluster_queries import latest_run, next_cluster_key, run_memberships
 from db.errors import QclustError
+from db.faults import fault_point
+from db.models import ClusterRun
 from db.queries import question_texts
+from db.runs import run_heartbeat
 from db.settings import Settings
-from indexer.corpus_index import locate_corpus, open_index, open_store
+from indexer.corpus_index import load_vectors, locate_corpus, open_index
 
 logger = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int | None], None]
@@ -56,27 +59,19 @@ def load_corpus_vectors(
 ) -> CorpusVectors:
     try:
         location = locate_corpus(sessions, settings, corpus_name)
-        store = open_store(location)
     except QclustError as exc:
         raise NotEnoughQuestionsError(str(exc)) from exc
-    if len(store) < location.question_count:
-        logger.warning(
-            "%d questions are not encoded yet and are left out; run 'qclust ingest' again",
-            location.question_count - len(store),
-        )
-    if len(store) < MIN_QUESTIONS:
+    if location.not_encoded:
+        logger.warning("%s; they are left out of this run", location.not_encoded_message())
+    if location.vector_count < MIN_QUESTIONS:
         raise NotEnoughQuestionsError(
-            f"clustering needs at least {MIN_QUESTIONS} questions; "
-            f"corpus '{corpus_name}' has {len(store)}"
+            f"clustering needs at least {MIN_QUESTIONS} encoded questions; "
+            f"corpus '{corpus_name}' has {location.vector_count}"
         )
-    index = open_index(sessions, location, store, settings.exact_index_max)
+    ids, vectors = load_vectors(sessions, location)
+    index = open_index(sessions, location, exact_max=settings.exact_index_max)
     return CorpusVectors(
-        location.corpus_id,
-        location.encoder_id,
-        location.threshold,
-        store.ids(),
-        store.vectors(),
-        index,
+        location.corpus_id, location.encoder_id, location.threshold, ids, vectors, index
     )
 
 
@@ -95,10 +90,12 @@ def run_clustering(
     run_id = start_run(sessions, data.corpus_id, data.encoder_id, params.as_record())
     started = time.perf_counter()
     try:
-        result = _compute(sessions, data, params, progress)
-        progress("saving", 0, 1)
-        write_run(sessions, run_id, data.corpus_id, result, time.perf_counter() - started)
-        progress("saving", 1, 1)
+        with run_heartbeat(sessions, ClusterRun, run_id):
+            result = _compute(sessions, data, params, progress)
+            fault_point("cluster:computed")
+            progress("saving", 0, 1)
+            write_run(sessions, run_id, data.corpus_id, result, time.perf_counter() - started)
+            progress("saving", 1, 1)
     except BaseException as exc:
         mark_failed(sessions, run_id, str(exc) or type(exc).__name__)
         raise

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clustering.tracking import Tracking
 from db.edits import replay_edits
+from db.faults import fault_point
 from db.models import (
     Cluster,
     ClusterIdentity,
@@ -25,6 +26,7 @@ from db.models import (
     RunStatus,
     utcnow,
 )
+from db.runs import close_abandoned_runs, owner_fields
 
 _MEMBER_BATCH = 20_000
 
@@ -51,9 +53,11 @@ def start_run(
     sessions: sessionmaker[Session], corpus_id: int, encoder_id: int, params: dict[str, Any]
 ) -> int:
     with sessions.begin() as session:
+        close_abandoned_runs(session, corpus_id)
         run = ClusterRun(
-            corpus_id=corpus_id, encoder_id=encoder_id, status=RunStatus.RUNNING, params=params
-        )
+            corpus_id=corpus_id, encoder_id=encoder_id, status=RunStatus.RUNNING, params=params,
+            **owner_fields(),
+        )  # fmt: skip
         session.add(run)
         session.flush()
         return run.id
@@ -89,6 +93,7 @@ def write_run(
             "merged_into": {str(k): v for k, v in result.tracking.merged_into.items()},
         }
         replay_edits(session, run)
+        fault_point("cluster:writing")  # inside the transaction: a kill here writes nothing
 
 
 def _write_identities(session: Session, run_id: int, corpus_id: int, tracking: Tracking) -> None:

@@ -16,3 +16,11 @@ class CorpusNotFoundError(QclustError):
 
 class DatabaseUnavailableError(QclustError):
     """The database URL points at a server that does not answer."""
+
+
+class StoredVectorError(QclustError):
+    """Vectors in the database do not have the shape their encoder says."""
+
+
+class CorpusBusyError(QclustError):
+    """Another process (here or on another machine) is writing to the corpus."""

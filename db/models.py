@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -48,6 +49,9 @@ class Corpus(Base):
     description: Mapped[str | None] = mapped_column(Text)
     duplicate_threshold: Mapped[float | None] = mapped_column(Float)
     encoder_id: Mapped[int | None] = mapped_column(ForeignKey("encoder.id"))
+    # Bumped in every transaction that changes what a search of the corpus can find (vectors,
+    # the encoder): caches record the revision they were built at.
+    revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     encoder: Mapped[Encoder | None] = relationship(lazy="raise")
@@ -64,6 +68,9 @@ class Encoder(Base):
     normalize: Mapped[bool] = mapped_column(Boolean, default=True)
     prompt: Mapped[str | None] = mapped_column(Text)
     truncate_dim: Mapped[int | None] = mapped_column(Integer)
+    vector_dtype: Mapped[str] = mapped_column(
+        String(10), default="float32", server_default="float32"
+    )
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
@@ -83,6 +90,39 @@ class Question(Base):
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
 
+class QuestionVector(Base):
+    """One question's vector under one encoder: written in the transaction that makes the
+    question searchable, so "stored but not encoded" is a state the database knows."""
+
+    __tablename__ = "question_vector"
+
+    corpus_id: Mapped[int] = mapped_column(
+        ForeignKey("corpus.id", ondelete="CASCADE"), primary_key=True
+    )
+    encoder_id: Mapped[int] = mapped_column(
+        ForeignKey("encoder.id", ondelete="CASCADE"), primary_key=True
+    )
+    question_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("question.id", ondelete="CASCADE"), primary_key=True
+    )
+    vector: Mapped[bytes] = mapped_column(LargeBinary)  # little-endian float32 or float16
+
+
+class CorpusLock(Base):
+    """The one writer of a corpus, across processes and machines; keyed by name, so that the
+    ingest that creates a corpus holds it before the corpus exists."""
+
+    __tablename__ = "corpus_lock"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32))
+    purpose: Mapped[str] = mapped_column(String(20))  # ingest, reindex
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    acquired_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    heartbeat_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
 class IndexBuild(Base):
     __tablename__ = "index_build"
 
@@ -100,6 +140,7 @@ class RunStatus(enum.StrEnum):
     DONE = "done"
     FAILED = "failed"
     INTERRUPTED = "interrupted"
+    ABANDONED = "abandoned"  # its process died (kill -9, a crash): found and closed later
 
 
 class IngestRun(Base):
@@ -121,6 +162,9 @@ class IngestRun(Base):
     rows_rejected: Mapped[int] = mapped_column(Integer, default=0)
     vectors_encoded: Mapped[int] = mapped_column(Integer, default=0)
     message: Mapped[str | None] = mapped_column(Text)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Timestamp)
     started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 
@@ -147,6 +191,9 @@ class ClusterRun(Base):
     changes: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
     message: Mapped[str | None] = mapped_column(Text)
     seconds: Mapped[float | None] = mapped_column(Float)
+    host: Mapped[str | None] = mapped_column(String(255))
+    pid: Mapped[int | None] = mapped_column(Integer)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(Timestamp)
     started_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(Timestamp)
 

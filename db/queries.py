@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from db.errors import CorpusNotFoundError
-from db.models import Corpus, Encoder, IndexBuild, IngestRun, Question
+from db.models import Corpus, Encoder, IndexBuild, IngestRun, Question, QuestionVector
 
 IN_CHUNK = 900  # ids per IN (...): stays under SQLite's bound-parameter limit
 
@@ -47,6 +47,7 @@ class CorpusSummary:
     duplicate_threshold: float | None
     model: str | None
     last_ingest: datetime | None
+    not_encoded: int = 0  # stored, not searchable yet: an ingest is running or was killed
 
 
 def summarize_corpora(session: Session) -> list[CorpusSummary]:
@@ -60,6 +61,14 @@ def summarize_corpora(session: Session) -> list[CorpusSummary]:
             )
         ).all()
     )
+    encoded = dict(
+        session.execute(
+            select(QuestionVector.corpus_id, func.count())
+            .join(Corpus, Corpus.id == QuestionVector.corpus_id)
+            .where(QuestionVector.encoder_id == Corpus.encoder_id)
+            .group_by(QuestionVector.corpus_id)
+        ).all()
+    )
     rows = session.execute(
         select(Corpus, Encoder.model).outerjoin(Encoder, Corpus.encoder_id == Encoder.id)
     ).all()
@@ -70,6 +79,7 @@ def summarize_corpora(session: Session) -> list[CorpusSummary]:
             duplicate_threshold=corpus.duplicate_threshold,
             model=model,
             last_ingest=last_runs.get(corpus.id),
+            not_encoded=max(counts.get(corpus.id, 0) - encoded.get(corpus.id, 0), 0),
         )
         for corpus, model in sorted(rows, key=lambda row: row[0].name)
     ]

@@ -1,8 +1,10 @@
-"""Keep a corpus's FAISS index in step with its vector store.
+"""A corpus as its readers see it: encoder, counts, revision, and an index that matches the
+database.
 
-The store is the truth; the index is derived from it. An index that is missing, corrupt, behind
-the store (an ingest killed before saving) or of the wrong kind for the corpus's size is repaired
-from the stored vectors, never by re-encoding.
+The database holds every vector; the index is a cache of them. `open_index` uses the cache
+file when it was built at the corpus's current revision, brings it level when it only lacks
+vectors added since, and rebuilds it from the database when it is missing, corrupt, of the
+wrong dimension or holds a vector the database does not (never by re-encoding).
 """
 
 from __future__ import annotations
@@ -13,30 +15,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import QclustError
 from db.models import Encoder as EncoderRow
-from db.models import IndexBuild
-from db.queries import count_questions, get_corpus, latest_index_build
+from db.queries import count_questions, get_corpus
 from db.settings import Settings
-from indexer.encoder import EncoderSpec
-from indexer.errors import CorpusBusyError, IndexFileError
-from indexer.index import (
-    EXACT_FACTORY,
-    add_vectors,
-    build_index,
-    choose_factory,
-    index_kind,
-    load_index,
-    save_index,
+from db.vectors import (
+    VectorDtype,
+    corpus_revision,
+    count_vectors,
+    read_all_vectors,
+    vector_ids,
+    vectors_of,
 )
-from indexer.store import VectorStore
-from indexer.workspace import CorpusFiles
+from indexer.encoder import EncoderSpec
+from indexer.errors import IndexFileError
+from indexer.index import EXACT_FACTORY, add_vectors, build_index, choose_factory
+from indexer.index_cache import CachedIndex, cache_folder, read_cache, write_cache
 
 logger = logging.getLogger(__name__)
 _IVF_LISTS = re.compile(r"IVF(\d+)")
-_ADD_CHUNK_ROWS = 65_536
 
 
 def needs_rebuild(current: str, wanted: str) -> bool:
@@ -52,111 +52,135 @@ def needs_rebuild(current: str, wanted: str) -> bool:
     return ratio >= 2 or ratio <= 0.5
 
 
-def rebuild(store: VectorStore, factory: str) -> Any:
-    return build_index(store.vectors(), store.ids(), factory)
-
-
-def sync_index(
-    sessions: sessionmaker[Session],
-    *,
-    corpus_id: int,
-    encoder_id: int,
-    files: CorpusFiles,
-    store: VectorStore,
-    exact_max: int,
-    persist: bool,
-) -> Any:
-    """The corpus's index, holding exactly the store's vectors; saved and recorded if changed."""
-    with sessions() as session:
-        build = latest_index_build(session, corpus_id, encoder_id)
-        path = Path(build.path) if build else files.index_path
-    wanted = choose_factory(len(store), exact_max=exact_max)
-    index, changed = None, False
-    if build is not None:
-        try:
-            index = load_index(path)
-        except IndexFileError as exc:
-            logger.warning("%s; rebuilding it from %d stored vectors", exc, len(store))
-    if index is not None and (
-        needs_rebuild(index_kind(index), wanted) or index.ntotal > len(store)
-    ):
-        logger.info("rebuilding the index as %s for %d vectors", wanted, len(store))
-        index = None
-    if index is None:
-        index, changed = rebuild(store, wanted), True
-    elif index.ntotal < len(store):
-        ids = store.ids()
-        for start in range(int(index.ntotal), len(store), _ADD_CHUNK_ROWS):
-            stop = start + _ADD_CHUNK_ROWS
-            add_vectors(index, store.vectors(start, stop), ids[start:stop])
-        changed = True
-    if changed and persist:
-        save_index(index, files.index_path)
-        with sessions.begin() as session:
-            session.add(
-                IndexBuild(
-                    corpus_id=corpus_id,
-                    encoder_id=encoder_id,
-                    path=str(files.index_path),
-                    kind=index_kind(index),
-                    vector_count=int(index.ntotal),
-                )
-            )
-    return index
-
-
 @dataclass(frozen=True)
 class CorpusLocation:
-    """What every reader of a corpus needs: ids, encoder, threshold and where its files are."""
+    """What every reader of a corpus needs, read from the database in one go."""
 
     corpus_id: int
     name: str
+    uid: str
     encoder_id: int
     spec: EncoderSpec
+    dimension: int
+    dtype: VectorDtype
     threshold: float
     question_count: int
-    files: CorpusFiles
+    vector_count: int
+    revision: int
+    data_dir: Path
+
+    @property
+    def not_encoded(self) -> int:
+        return max(self.question_count - self.vector_count, 0)
+
+    @property
+    def cache_folder(self) -> Path:
+        return cache_folder(self.data_dir, self.uid, self.encoder_id)
+
+    def not_encoded_message(self) -> str:
+        return (
+            f"{self.not_encoded:,} questions of corpus '{self.name}' are not encoded yet; "
+            "run 'qclust ingest' again (or wait for the ingest that is running)"
+        )
 
 
 def locate_corpus(sessions: sessionmaker[Session], settings: Settings, name: str) -> CorpusLocation:
     with sessions() as session:
-        corpus = get_corpus(session, name)
-        if corpus.encoder_id is None:
-            raise QclustError(f"corpus '{name}' has no questions yet; ingest some first")
-        row = session.get_one(EncoderRow, corpus.encoder_id)
-        return CorpusLocation(
-            corpus_id=corpus.id,
-            name=corpus.name,
-            encoder_id=row.id,
-            spec=EncoderSpec(row.model, row.normalize, row.prompt, row.truncate_dim),
-            threshold=corpus.duplicate_threshold or settings.duplicate_threshold,
-            question_count=count_questions(session, corpus.id),
-            files=CorpusFiles.of(settings.data_dir, corpus.uid, row.id),
-        )
+        location = _read_location(session, settings, name)
+    if location.vector_count == 0 and location.question_count:
+        from indexer.legacy import import_legacy_vectors  # only for data from older versions
+
+        if import_legacy_vectors(sessions, settings, location):
+            with sessions() as session:
+                location = _read_location(session, settings, name)
+    return location
 
 
-def open_store(location: CorpusLocation) -> VectorStore:
-    if not location.files.store_folder.exists():
-        raise QclustError(
-            f"corpus '{location.name}' has no vectors at {location.files.store_folder}; "
-            "run 'qclust ingest' again to encode it"
-        )
-    return VectorStore.open(location.files.store_folder)
+def _read_location(session: Session, settings: Settings, name: str) -> CorpusLocation:
+    corpus = get_corpus(session, name)
+    if corpus.encoder_id is None:
+        raise QclustError(f"corpus '{name}' has no questions yet; ingest some first")
+    row = session.get_one(EncoderRow, corpus.encoder_id)
+    return CorpusLocation(
+        corpus_id=corpus.id,
+        name=corpus.name,
+        uid=corpus.uid,
+        encoder_id=row.id,
+        spec=EncoderSpec(row.model, row.normalize, row.prompt, row.truncate_dim),
+        dimension=row.dimension,
+        dtype="float16" if row.vector_dtype == "float16" else "float32",
+        threshold=corpus.duplicate_threshold or settings.duplicate_threshold,
+        question_count=count_questions(session, corpus.id),
+        vector_count=count_vectors(session, corpus.id, row.id),
+        revision=corpus.revision,
+        data_dir=settings.data_dir,
+    )
 
 
-def open_index(
-    sessions: sessionmaker[Session], location: CorpusLocation, store: VectorStore, exact_max: int
-) -> Any:
-    """The corpus's index, in step with its store; repairs are saved unless a writer is busy."""
-    arguments: dict[str, Any] = {
-        "corpus_id": location.corpus_id,
-        "encoder_id": location.encoder_id,
-        "files": location.files,
-        "store": store,
-        "exact_max": exact_max,
-    }
+def open_index(sessions: sessionmaker[Session], location: CorpusLocation, *, exact_max: int) -> Any:
+    """The corpus's index, holding exactly the database's vectors; a repaired cache is saved."""
+    folder = location.cache_folder
+    wanted = choose_factory(location.vector_count, exact_max=exact_max)
+    cached: CachedIndex | None = None
     try:
-        with location.files.write_lock(wait=False):
-            return sync_index(sessions, persist=True, **arguments)
-    except CorpusBusyError:  # an ingest is writing: repair in memory only
-        return sync_index(sessions, persist=False, **arguments)
+        cached = read_cache(folder, encoder_id=location.encoder_id, dimension=location.dimension)
+    except IndexFileError as exc:
+        if (folder / "index.qcache").exists():
+            logger.warning(
+                "%s; rebuilding it from the %d vectors in the database", exc, location.vector_count
+            )
+    if cached is not None and needs_rebuild(cached.factory, wanted):
+        cached = None
+    if (
+        cached is not None
+        and cached.revision == location.revision
+        and len(cached.ids) == location.vector_count
+    ):
+        return cached.index
+    fresh = _refresh(sessions, location, cached, exact_max)
+    try:
+        write_cache(folder, fresh)
+    except OSError as exc:  # a read-only data folder still gets answers, from memory
+        logger.warning("cannot save the index cache in %s: %s", folder, exc)
+    return fresh.index
+
+
+def _refresh(
+    sessions: sessionmaker[Session],
+    location: CorpusLocation,
+    cached: CachedIndex | None,
+    exact_max: int,
+) -> CachedIndex:
+    """Bring `cached` level with the database, or build anew when it holds a stranger."""
+    with sessions() as session:
+        revision = corpus_revision(session, location.corpus_id)
+        if cached is not None:
+            stored = vector_ids(session, location.corpus_id, location.encoder_id)
+            if not len(np.setdiff1d(cached.ids, stored, assume_unique=True)):
+                missing = np.setdiff1d(stored, cached.ids, assume_unique=True)
+                ids, vectors = vectors_of(
+                    session, location.corpus_id, location.encoder_id, missing.tolist(),
+                    dimension=location.dimension, dtype=location.dtype,
+                )  # fmt: skip
+                add_vectors(cached.index, vectors, ids)
+                return CachedIndex(
+                    location.encoder_id, revision, np.union1d(cached.ids, ids), cached.index
+                )
+            logger.warning("the index cache holds vectors the database does not; rebuilding")
+        ids, vectors = read_all_vectors(
+            session, location.corpus_id, location.encoder_id,
+            dimension=location.dimension, dtype=location.dtype,
+        )  # fmt: skip
+    factory = choose_factory(len(ids), exact_max=exact_max)
+    return CachedIndex(location.encoder_id, revision, ids, build_index(vectors, ids, factory))
+
+
+def load_vectors(
+    sessions: sessionmaker[Session], location: CorpusLocation
+) -> tuple[np.ndarray[Any, np.dtype[np.int64]], np.ndarray[Any, np.dtype[np.float32]]]:
+    """Every stored vector of the corpus's encoder, ids ascending."""
+    with sessions() as session:
+        return read_all_vectors(
+            session, location.corpus_id, location.encoder_id,
+            dimension=location.dimension, dtype=location.dtype,
+        )  # fmt: skip

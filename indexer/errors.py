@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from db.errors import QclustError
+from db.errors import CorpusBusyError, QclustError
+
+__all__ = ["CorpusBusyError"]
 
 
 class InputFileError(QclustError):
@@ -30,5 +32,5 @@ class VectorStoreError(QclustError):
     pass
 
 
-class CorpusBusyError(QclustError):
-    pass
+class NotEncodedError(QclustError):
+    """Some questions are stored but not encoded: an answer of 'new' could be wrong."""

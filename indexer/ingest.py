@@ -1,14 +1,15 @@
-"""Ingest a file into a corpus: store new questions, encode only what is not encoded, index.
+"""Ingest a file into a corpus: store new questions, encode what is not encoded, index.
 
-Three stages, each safe to kill at any moment:
+The whole ingest holds the corpus's write lock (a row in the database, so it holds across
+machines too). Three stages, each safe to kill at any moment:
 
 1. read: rows are validated and new questions inserted, one committed batch at a time; the
-   unique (corpus, text hash) key means a re-run inserts nothing twice.
-2. encode: every question whose id is above the vector store's last id is encoded, chunk by
-   chunk; each chunk is appended to the store before the next starts.
-3. index: the FAISS index is brought level with the store and saved atomically.
-
-So a re-run after Ctrl-C or `kill -9` picks up where the last one stopped.
+   unique (corpus, text hash) key means a re-run inserts nothing twice. A new corpus (and its
+   encoder) is created with its first batch, so a file with no usable row leaves nothing.
+2. encode: every question without a vector is encoded, chunk by chunk; each chunk's vectors
+   are written in one transaction with the corpus's new revision, so "stored but not encoded"
+   is always a state the database knows, and a re-run fills exactly what is missing.
+3. index: the index cache is brought level with the database and saved atomically.
 """
 
 from __future__ import annotations
@@ -22,22 +23,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import QclustError
-from db.models import Corpus, IngestRun, Question, RunStatus, utcnow
+from db.faults import fault_point
+from db.locks import WriteLock, corpus_write_lock
+from db.models import Corpus, IndexBuild, IngestRun, RunStatus, utcnow
 from db.models import Encoder as EncoderRow
-from db.queries import existing_hashes, get_or_create_corpus, insert_questions
+from db.queries import existing_hashes, insert_questions
+from db.runs import close_abandoned_runs, owner_fields, run_heartbeat
 from db.session import open_database
 from db.settings import Settings
-from indexer.corpus_index import sync_index
+from db.vectors import VectorDtype, count_unencoded, unencoded_questions, write_vectors
+from indexer.corpus_index import locate_corpus, open_index
 from indexer.encoder import Encoder, EncoderSpec
 from indexer.index import index_kind
 from indexer.readers import FileFormat, SourceRow, read_rows
-from indexer.store import VectorStore
-from indexer.validation import Problem, Rejection, check_question, clean_text, text_hash
-from indexer.workspace import CorpusFiles
+from indexer.validation import Problem, Rejection, check_row, clean_text, text_hash
 
 logger = logging.getLogger(__name__)
 
@@ -132,106 +135,127 @@ def ingest_rows(
     new_corpus_encoder: NewEncoder | None = None,
     encoder: Encoder | None = None,
     progress: ProgressFn = _no_progress,
+    on_wait: Callable[[str], None] = logger.warning,
 ) -> IngestReport:
     started = time.perf_counter()
     report = IngestReport(corpus=corpus_name, source=source)
-    with sessions.begin() as session:
-        corpus = get_or_create_corpus(session, corpus_name)
-        encoder_row = session.get(EncoderRow, corpus.encoder_id) if corpus.encoder_id else None
-        corpus_id, corpus_uid = corpus.id, corpus.uid
-    encoder = _corpus_encoder(
-        sessions, corpus_id, encoder_row, new_corpus_encoder or NewEncoder(), encoder, settings
-    )
-    encoder_id = _encoder_id(sessions, corpus_id)
-    files = CorpusFiles.of(settings.data_dir, corpus_uid, encoder_id)
-    with files.write_lock():
-        run_id = _start_run(sessions, corpus_id, source)
+    with corpus_write_lock(sessions, corpus_name, "ingest", on_wait=on_wait) as lock:
+        target = _Target(sessions, settings, corpus_name, new_corpus_encoder or NewEncoder())
+        target.load(encoder)  # model errors come before anything is written
         try:
-            _store_new_questions(sessions, corpus_id, rows, report, settings, progress)
-            store = VectorStore.open_or_create(
-                files.store_folder, encoder.dimension, settings.vector_dtype
-            )
-            report.encoded = encode_pending(sessions, corpus_id, store, encoder, settings, progress)
-            progress("indexing", 0, 1)
-            index = sync_index(
-                sessions,
-                corpus_id=corpus_id,
-                encoder_id=encoder_id,
-                files=files,
-                store=store,
-                exact_max=settings.exact_index_max,
-                persist=True,
-            )
-            progress("indexing", 1, 1)
+            _store_new_questions(sessions, target, rows, report, settings, progress)
+            if target.corpus_id is None:
+                return report  # nothing usable: no corpus, no encoder, no run
+            with sessions.begin() as session:
+                target.ensure(session, source)  # the run, when no row was new
+            with run_heartbeat(sessions, IngestRun, target.run_id):
+                report.encoded = encode_pending(
+                    sessions, target.corpus_id, target.encoder_id, target.dtype, target.encoder,
+                    settings, progress, lock,
+                )  # fmt: skip
+                progress("indexing", 0, 1)
+                fault_point("ingest:before-index")
+                index = _index_and_record(sessions, settings, corpus_name)
+                progress("indexing", 1, 1)
         except BaseException as exc:
-            status = (
-                RunStatus.INTERRUPTED if isinstance(exc, KeyboardInterrupt) else RunStatus.FAILED
-            )
-            _finish_run(sessions, run_id, report, status, message=str(exc) or type(exc).__name__)
+            if target.run_id is not None:
+                status = (
+                    RunStatus.INTERRUPTED
+                    if isinstance(exc, KeyboardInterrupt)
+                    else RunStatus.FAILED
+                )
+                message = str(exc) or type(exc).__name__
+                _finish_run(sessions, target.run_id, report, status, message=message)
             raise
         report.index_kind, report.index_size = index_kind(index), int(index.ntotal)
         report.seconds = time.perf_counter() - started
-        _finish_run(sessions, run_id, report, RunStatus.DONE)
+        fault_point("ingest:before-finish")
+        _finish_run(sessions, target.run_id, report, RunStatus.DONE)
     return report
 
 
-def _corpus_encoder(
-    sessions: sessionmaker[Session],
-    corpus_id: int,
-    row: EncoderRow | None,
-    wanted: NewEncoder,
-    encoder: Encoder | None,
-    settings: Settings,
-) -> Encoder:
-    """The corpus's encoder; a new corpus records the one it is created with."""
-    if row is not None:
-        model = wanted.model
-        if model is not None and model != row.model:
-            raise QclustError(
-                f"this corpus is encoded with '{row.model}', not '{model}'; "
-                "leave --model out, or ingest into a new corpus"
+class _Target:
+    """The corpus an ingest writes to: found at once, or created with the first batch."""
+
+    def __init__(
+        self, sessions: sessionmaker[Session], settings: Settings, name: str, wanted: NewEncoder
+    ) -> None:
+        self.sessions, self.settings, self.name, self.wanted = sessions, settings, name, wanted
+        self.corpus_id: int | None = None
+        self.encoder_id = 0
+        self.run_id = 0
+        self.dtype: VectorDtype = settings.vector_dtype
+        self.encoder: Encoder
+        with sessions.begin() as session:
+            close_abandoned_runs(session)
+            corpus = session.scalar(select(Corpus).where(Corpus.name == name))
+            self.row = (
+                session.get(EncoderRow, corpus.encoder_id) if corpus and corpus.encoder_id else None
             )
-        spec = EncoderSpec(row.model, row.normalize, row.prompt, row.truncate_dim)
-        if encoder is not None and encoder.spec == spec:
-            return encoder
-        return Encoder(spec, device=settings.device, batch_size=settings.batch_size)
-    if encoder is None:
-        encoder = Encoder.for_new_corpus(
-            wanted.model or settings.model,
-            truncate_dim=wanted.truncate_dim,
-            prompt=wanted.prompt,
-            device=settings.device,
-            batch_size=settings.batch_size,
-        )
-    spec = encoder.spec
+            if corpus is not None and self.row is not None:
+                self.corpus_id, self.encoder_id = corpus.id, self.row.id
+                self.dtype = "float16" if self.row.vector_dtype == "float16" else "float32"
+
+    def load(self, given: Encoder | None) -> None:
+        row, settings = self.row, self.settings
+        if row is not None:
+            if self.wanted.model is not None and self.wanted.model != row.model:
+                raise QclustError(
+                    f"this corpus is encoded with '{row.model}', not '{self.wanted.model}'; "
+                    "leave --model out, or ingest into a new corpus"
+                )
+            spec = EncoderSpec(row.model, row.normalize, row.prompt, row.truncate_dim)
+            self.encoder = (
+                given
+                if given is not None and given.spec == spec
+                else Encoder(spec, device=settings.device, batch_size=settings.batch_size)
+            )
+            return
+        self.encoder = given or Encoder.for_new_corpus(
+            self.wanted.model or settings.model, truncate_dim=self.wanted.truncate_dim,
+            prompt=self.wanted.prompt, device=settings.device, batch_size=settings.batch_size,
+        )  # fmt: skip
+
+    def ensure(self, session: Session, source: str) -> int:
+        """The corpus id, creating corpus and encoder (in the caller's transaction) if new; the
+        run is started here too, so a file with no usable row records nothing."""
+        if self.corpus_id is None:
+            spec = self.encoder.spec
+            encoder_row = EncoderRow(
+                model=spec.model, dimension=self.encoder.dimension, normalize=spec.normalize,
+                prompt=spec.prompt, truncate_dim=spec.truncate_dim, vector_dtype=self.dtype,
+            )  # fmt: skip
+            session.add(encoder_row)
+            session.flush()
+            corpus = Corpus(name=self.name, encoder_id=encoder_row.id)
+            session.add(corpus)
+            session.flush()
+            self.corpus_id, self.encoder_id = corpus.id, encoder_row.id
+        if not self.run_id:
+            run = IngestRun(
+                corpus_id=self.corpus_id, source=source, status=RunStatus.RUNNING, **owner_fields()
+            )
+            session.add(run)
+            session.flush()
+            self.run_id = run.id
+        return self.corpus_id
+
+
+def _index_and_record(sessions: sessionmaker[Session], settings: Settings, name: str) -> Any:
+    location = locate_corpus(sessions, settings, name)
+    index = open_index(sessions, location, exact_max=settings.exact_index_max)
+    fault_point("ingest:index-saved")
     with sessions.begin() as session:
-        new_row = EncoderRow(
-            model=spec.model,
-            dimension=encoder.dimension,
-            normalize=spec.normalize,
-            prompt=spec.prompt,
-            truncate_dim=spec.truncate_dim,
+        session.add(
+            IndexBuild(
+                corpus_id=location.corpus_id,
+                encoder_id=location.encoder_id,
+                path=str(location.cache_folder.relative_to(settings.data_dir)),
+                kind=index_kind(index),
+                vector_count=int(index.ntotal),
+            )
         )
-        session.add(new_row)
-        session.flush()
-        session.get_one(Corpus, corpus_id).encoder_id = new_row.id
-    return encoder
-
-
-def _encoder_id(sessions: sessionmaker[Session], corpus_id: int) -> int:
-    with sessions() as session:
-        encoder_id = session.get_one(Corpus, corpus_id).encoder_id
-    if encoder_id is None:  # _corpus_encoder always sets it; this guards the type
-        raise QclustError("corpus has no encoder")
-    return encoder_id
-
-
-def _start_run(sessions: sessionmaker[Session], corpus_id: int, source: str) -> int:
-    with sessions.begin() as session:
-        run = IngestRun(corpus_id=corpus_id, source=source, status=RunStatus.RUNNING)
-        session.add(run)
-        session.flush()
-        return run.id
+    return index
 
 
 def _finish_run(
@@ -252,7 +276,7 @@ def _finish_run(
 
 def _store_new_questions(
     sessions: sessionmaker[Session],
-    corpus_id: int,
+    target: _Target,
     rows: Iterator[SourceRow],
     report: IngestReport,
     settings: Settings,
@@ -262,11 +286,7 @@ def _store_new_questions(
     batch: list[dict[str, Any]] = []
     for row in rows:
         report.rows_read += 1
-        problem = (
-            Problem("unparseable", row.error)
-            if row.error
-            else check_question(row.text, max_chars=settings.max_question_chars)
-        )
+        problem = check_row(row, max_chars=settings.max_question_chars)
         if problem is not None or row.text is None:
             report.reject(row.line, problem or Problem("missing text", "no text"))
             continue
@@ -277,7 +297,6 @@ def _store_new_questions(
         first_line_of[digest] = row.line
         batch.append(
             {
-                "corpus_id": corpus_id,
                 "text": clean_text(row.text),
                 "text_hash": digest,
                 "external_id": row.external_id,
@@ -285,25 +304,29 @@ def _store_new_questions(
             }
         )
         if len(batch) >= _INSERT_BATCH:
-            _insert_batch(sessions, corpus_id, batch, report)
+            _insert_batch(sessions, target, batch, report)
             batch = []
             progress("reading", report.rows_read, None)
-    _insert_batch(sessions, corpus_id, batch, report)
+    _insert_batch(sessions, target, batch, report)
     progress("reading", report.rows_read, report.rows_read)
 
 
 def _insert_batch(
     sessions: sessionmaker[Session],
-    corpus_id: int,
+    target: _Target,
     batch: list[dict[str, Any]],
     report: IngestReport,
 ) -> None:
     if not batch:
         return
     with sessions.begin() as session:
+        corpus_id = target.ensure(session, report.source)
         known = existing_hashes(session, corpus_id, [row["text_hash"] for row in batch])
-        new_rows = [row for row in batch if row["text_hash"] not in known]
+        new_rows = [
+            {**row, "corpus_id": corpus_id} for row in batch if row["text_hash"] not in known
+        ]
         insert_questions(session, new_rows)
+    fault_point("ingest:stored-batch")
     report.added += len(new_rows)
     report.already_in_corpus += len(batch) - len(new_rows)
 
@@ -311,36 +334,34 @@ def _insert_batch(
 def encode_pending(
     sessions: sessionmaker[Session],
     corpus_id: int,
-    store: VectorStore,
+    encoder_id: int,
+    dtype: VectorDtype,
     encoder: Encoder,
     settings: Settings,
     progress: ProgressFn,
+    lock: WriteLock,
 ) -> int:
-    """Encode the corpus's questions the store lacks, in id order, appending as it goes.
+    """Encode the corpus's questions that have no vector from `encoder_id`, in id order.
 
-    The store is the checkpoint: an interrupted run resumes after its last stored id.
+    The database is the checkpoint: whatever a killed run did not commit is still missing, so
+    the next run encodes it, gaps included.
     """
-    after_id = store.max_id()
     with sessions() as session:
-        pending = session.scalar(
-            select(func.count()).where(Question.corpus_id == corpus_id, Question.id > after_id)
-        )
-    total, done = int(pending or 0), 0
+        total = count_unencoded(session, corpus_id, encoder_id)
+    done = 0
     progress("encoding", 0, total)
-    while done < total:
+    while True:
         with sessions() as session:
-            chunk = session.execute(
-                select(Question.id, Question.text)
-                .where(Question.corpus_id == corpus_id, Question.id > after_id)
-                .order_by(Question.id)
-                .limit(settings.encode_chunk_rows)
-            ).all()
+            chunk = unencoded_questions(session, corpus_id, encoder_id, settings.encode_chunk_rows)
         if not chunk:
             break
         ids = np.fromiter((row[0] for row in chunk), dtype=np.int64, count=len(chunk))
         vectors = encoder.encode([row[1] for row in chunk])
-        store.append(ids, vectors)
-        after_id = int(ids[-1])
+        fault_point("encode:encoded-chunk")
+        with sessions.begin() as session:
+            lock.check(session)
+            write_vectors(session, corpus_id, encoder_id, ids, vectors, dtype)
+        fault_point("encode:wrote-vectors")
         done += len(chunk)
-        progress("encoding", done, total)
+        progress("encoding", done, max(total, done))
     return done

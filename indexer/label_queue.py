@@ -36,14 +36,15 @@ def candidate_pairs(
     seed: int = 0,
 ) -> list[CandidatePair]:
     """Up to `limit` unlabelled pairs, the one nearest `threshold` first."""
-    ids = searcher.store.ids()
+    ids = searcher.vector_ids()
     if len(ids) < 2:
         return []
     rng = np.random.default_rng(seed)
     rows = np.sort(rng.choice(len(ids), size=min(sample, len(ids)), replace=False))
-    scores, found = index_search(searcher.index, searcher.store.take(rows), neighbours + 1)
+    sampled, vectors = searcher.vectors_of(ids[rows].tolist())
+    scores, found = index_search(searcher.index, vectors, neighbours + 1)
     best: dict[tuple[int, int], float] = {}
-    for query_id, row_scores, row_ids in zip(ids[rows].tolist(), scores, found, strict=True):
+    for query_id, row_scores, row_ids in zip(sampled.tolist(), scores, found, strict=True):
         for score, other in zip(row_scores.tolist(), row_ids.tolist(), strict=True):
             if other < 0 or other == query_id:
                 continue

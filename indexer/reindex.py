@@ -1,29 +1,35 @@
 """`qclust reindex`: re-encode a whole corpus with another model, then swap to it at once.
 
-The new vectors and index are built in the new encoder's own folder while searches keep using
-the old ones; the switch is one database update (the corpus's encoder), so a reader sees either
-the old model and index or the new, never a mix. Interrupted, it resumes where the new store
-stops. Ingests into the corpus wait for it (both folders are locked).
+The new vectors are written to the database under the new encoder while searches keep using
+the old ones; the switch is one transaction (the corpus's encoder and revision), so a reader
+sees either the old model or the new, never a mix. It holds the corpus's write lock, so an
+ingest waits for it (and it for an ingest). Interrupted, it resumes: the new encoder's missing
+vectors are all that is left to encode. The previous encoder's vectors are kept for a roll back
+(`reindex` to the old model again is then instant); older ones are dropped.
 """
 
 from __future__ import annotations
 
+import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import QclustError
+from db.faults import fault_point
+from db.locks import corpus_write_lock
 from db.models import Corpus
 from db.models import Encoder as EncoderRow
 from db.settings import Settings
-from indexer.corpus_index import locate_corpus, sync_index
+from db.vectors import bump_revision, drop_vectors, encoders_with_vectors
+from indexer.corpus_index import locate_corpus, open_index
 from indexer.encoder import Encoder
 from indexer.index import index_kind
+from indexer.index_cache import cache_folder
 from indexer.ingest import ProgressFn, encode_pending
-from indexer.store import VectorStore
-from indexer.workspace import CorpusFiles
 
 
 def _no_progress(stage: str, done: int, total: int | None) -> None:
@@ -52,30 +58,35 @@ def reindex(
     prompt: str | None = None,
     encoder: Encoder | None = None,
     progress: ProgressFn = _no_progress,
+    on_wait: Callable[[str], None] | None = None,
 ) -> ReindexReport:
     started = time.perf_counter()
-    old = locate_corpus(sessions, settings, corpus_name)
     encoder = encoder or Encoder.for_new_corpus(
         model, truncate_dim=truncate_dim, prompt=prompt, device=settings.device,
         batch_size=settings.batch_size,
     )  # fmt: skip
-    if encoder.spec == old.spec:
-        raise QclustError(f"corpus '{corpus_name}' is already encoded with {model}")
-    encoder_id, resumed = _target_encoder(sessions, old.files, encoder)
-    files = old.files.for_encoder(encoder_id)
-    with old.files.write_lock(), files.write_lock():
-        store = VectorStore.open_or_create(
-            files.store_folder, encoder.dimension, settings.vector_dtype
+    with corpus_write_lock(sessions, corpus_name, "reindex", on_wait=on_wait) as lock:
+        old = locate_corpus(sessions, settings, corpus_name)
+        if encoder.spec == old.spec:
+            raise QclustError(f"corpus '{corpus_name}' is already encoded with {model}")
+        encoder_id, resumed = _target_encoder(sessions, old.corpus_id, encoder, settings)
+        encoded = encode_pending(
+            sessions, old.corpus_id, encoder_id, old.dtype, encoder, settings, progress, lock
         )
-        encoded = encode_pending(sessions, old.corpus_id, store, encoder, settings, progress)
+        with sessions.begin() as session:  # the swap
+            lock.check(session)
+            session.get_one(Corpus, old.corpus_id).encoder_id = encoder_id
+            bump_revision(session, old.corpus_id)
+        fault_point("reindex:swapped")
         progress("indexing", 0, 1)
-        index = sync_index(
-            sessions, corpus_id=old.corpus_id, encoder_id=encoder_id, files=files, store=store,
-            exact_max=settings.exact_index_max, persist=True,
+        index = open_index(
+            sessions, locate_corpus(sessions, settings, corpus_name),
+            exact_max=settings.exact_index_max,
         )  # fmt: skip
         progress("indexing", 1, 1)
-        with sessions.begin() as session:  # the swap
-            session.get_one(Corpus, old.corpus_id).encoder_id = encoder_id
+        _drop_older_encoders(
+            sessions, settings, old.corpus_id, old.uid, keep={encoder_id, old.encoder_id}
+        )
     return ReindexReport(
         corpus=corpus_name, old_model=old.spec.model, new_model=encoder.spec.model,
         encoded=encoded, resumed=resumed, index_kind=index_kind(index),
@@ -84,12 +95,13 @@ def reindex(
 
 
 def _target_encoder(
-    sessions: sessionmaker[Session], current: CorpusFiles, encoder: Encoder
+    sessions: sessionmaker[Session], corpus_id: int, encoder: Encoder, settings: Settings
 ) -> tuple[int, bool]:
-    """The encoder row to fill: one with this spec already begun for this corpus (resume),
-    else a new one."""
+    """The encoder row to fill: one with this spec that already holds vectors of this corpus
+    (a resumed or rolled-back reindex), else a new one."""
     spec = encoder.spec
     with sessions.begin() as session:
+        begun = set(encoders_with_vectors(session, corpus_id))
         candidates = session.scalars(
             select(EncoderRow)
             .where(
@@ -101,12 +113,29 @@ def _target_encoder(
             .order_by(EncoderRow.id.desc())
         ).all()
         for row in candidates:
-            if current.for_encoder(row.id).store_folder.exists():
+            if row.id in begun:
                 return row.id, True
         row = EncoderRow(
             model=spec.model, dimension=encoder.dimension, normalize=spec.normalize,
             prompt=spec.prompt, truncate_dim=spec.truncate_dim,
+            vector_dtype=settings.vector_dtype,
         )  # fmt: skip
         session.add(row)
         session.flush()
         return row.id, False
+
+
+def _drop_older_encoders(
+    sessions: sessionmaker[Session],
+    settings: Settings,
+    corpus_id: int,
+    corpus_uid: str,
+    keep: set[int],
+) -> None:
+    """Vectors (and cache files) of encoders before the previous one: no roll back needs them."""
+    with sessions.begin() as session:
+        stale = [e for e in encoders_with_vectors(session, corpus_id) if e not in keep]
+        for encoder_id in stale:
+            drop_vectors(session, corpus_id, encoder_id)
+    for encoder_id in stale:
+        shutil.rmtree(cache_folder(settings.data_dir, corpus_uid, encoder_id), ignore_errors=True)

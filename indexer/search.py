@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+import numpy as np
+import numpy.typing as npt
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.calibrations import latest_calibration
@@ -14,10 +16,11 @@ from db.errors import QclustError
 from db.queries import question_texts, questions_by_id
 from db.session import open_database
 from db.settings import Settings
+from db.vectors import vector_ids, vectors_of
 from indexer.calibration import probability
-from indexer.corpus_index import locate_corpus, open_index, open_store
+from indexer.corpus_index import CorpusLocation, locate_corpus, open_index
 from indexer.encoder import Encoder
-from indexer.errors import EmptyQueryError
+from indexer.errors import EmptyQueryError, NotEncodedError
 from indexer.index import search as index_search
 from indexer.index import to_search_device
 from indexer.validation import clean_text
@@ -83,13 +86,35 @@ class CorpusSearcher:
         if encoder is None or encoder.spec != location.spec:
             encoder = Encoder(location.spec, device=settings.device, batch_size=settings.batch_size)
         self.encoder = encoder
-        self.store = open_store(location)
-        index = open_index(sessions, location, self.store, settings.exact_index_max)
+        self.location = location
+        if location.not_encoded:
+            logger.warning("%s", location.not_encoded_message())
+        index = open_index(sessions, location, exact_max=settings.exact_index_max)
         self.index = to_search_device(index, settings.ngpu)
 
     @property
     def size(self) -> int:
         return int(self.index.ntotal)
+
+    @property
+    def not_encoded(self) -> int:
+        """Questions stored but not searchable yet (an ingest is running, or was killed)."""
+        return self.location.not_encoded
+
+    def vector_ids(self) -> npt.NDArray[np.int64]:
+        with self.sessions() as session:
+            return vector_ids(session, self.corpus_id, self.location.encoder_id)
+
+    def vectors_of(
+        self, ids: Sequence[int]
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Stored vectors of these ids, ascending by id."""
+        location: CorpusLocation = self.location
+        with self.sessions() as session:
+            return vectors_of(
+                session, self.corpus_id, location.encoder_id, ids,
+                dimension=location.dimension, dtype=location.dtype,
+            )  # fmt: skip
 
     @property
     def possible_threshold(self) -> float:
@@ -126,7 +151,7 @@ class CorpusSearcher:
     ) -> list[DuplicateCheck]:
         limit = self.threshold if threshold is None else threshold
         possible = round(max(0.0, limit - self.settings.possible_margin), 6)
-        return [
+        checks = [
             DuplicateCheck(
                 question=question,
                 verdict=verdict_for(hits[0].score if hits else None, limit, possible),
@@ -138,6 +163,13 @@ class CorpusSearcher:
             )
             for question, hits in zip(questions, self.search_many(questions, k), strict=True)
         ]
+        if self.not_encoded and any(check.verdict != "duplicate" for check in checks):
+            # An unencoded question may be the duplicate: "new" would be a guess, not an answer.
+            raise NotEncodedError(
+                f"{self.location.not_encoded_message()}; until then a verdict other than "
+                "'duplicate' cannot be trusted"
+            )
+        return checks
 
     def probability(self, score: float) -> float | None:
         """P(duplicate) at this cosine, from the corpus's calibration; None without one."""

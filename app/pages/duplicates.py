@@ -30,7 +30,7 @@ from db.settings import Settings
 from db.ui_queries import Canonical, canonical_questions
 from indexer.readers import read_rows
 from indexer.search import CorpusSearcher, DuplicateCheck
-from indexer.validation import Rejection, check_question, clean_text
+from indexer.validation import Rejection, check_question, check_row, clean_text
 
 DEFAULT_K = 5
 MAX_K = 20
@@ -70,10 +70,9 @@ def uploaded_questions(
     rejected: list[Rejection] = []
     with uploaded_file(data, filename) as path:
         for row in read_rows(path, text_column=text_column):
-            problem = check_question(row.text, max_chars=max_chars)
-            if row.error or problem or row.text is None:
-                reason = row.error or (problem.message if problem else "no text")
-                rejected.append(Rejection(row.line, reason))
+            problem = check_row(row, max_chars=max_chars)
+            if problem or row.text is None:
+                rejected.append(Rejection(row.line, problem.message if problem else "no text"))
             else:
                 found.append(Candidate(row.line, clean_text(row.text)))
     return found, rejected

@@ -190,7 +190,7 @@ def test_too_few_questions_is_a_clear_refusal(
         ["How do I pay?", "Where is my parcel?"][:size],
     )
     with pytest.raises(
-        NotEnoughQuestionsError, match=f"at least 3 questions; corpus 'tiny' has {size}"
+        NotEnoughQuestionsError, match=f"at least 3 encoded questions; corpus 'tiny' has {size}"
     ):
         run_clustering("tiny", settings=settings, sessions=sessions)
     with sessions() as session:

@@ -8,12 +8,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import QclustError
-from db.models import IndexBuild, IngestRun, Question, RunStatus
+from db.models import IndexBuild, IngestRun, Question, QuestionVector, RunStatus
 from db.settings import Settings
 from indexer.encoder import Encoder
 from indexer.ingest import ingest_file
 from indexer.search import open_searcher
-from indexer.store import VectorStore
 from tests.conftest import write_csv
 
 QUESTIONS = [
@@ -31,8 +30,12 @@ def _csv(tmp_path: Path, texts: list[str], name: str = "q.csv") -> Path:
 
 
 def _stored_ids(settings: Settings) -> np.ndarray:
-    [folder] = list((settings.data_dir / "corpora").glob("*/encoder-*/vectors"))
-    return VectorStore.open(folder).ids()
+    """Ids of the questions with a vector in the database (the one place vectors live)."""
+    from db.session import open_database
+
+    with open_database(settings.resolved_database_url)() as session:
+        ids = session.scalars(select(QuestionVector.question_id).order_by("question_id")).all()
+    return np.asarray(ids, dtype=np.int64)
 
 
 def _count_encoded(encoder: Encoder, monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import csv
-import logging
-import shutil
 from collections import defaultdict
 from pathlib import Path
 
@@ -78,40 +76,6 @@ def test_verdict_bands() -> None:
     assert verdict_for(0.75, 0.8, 0.7) == "possible"
     assert verdict_for(0.5, 0.8, 0.7) == "new"
     assert verdict_for(None, 0.8, 0.7) == "new"
-
-
-def test_a_corrupt_index_is_rebuilt_from_stored_vectors(
-    searcher: CorpusSearcher,
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    [index_file] = list(settings.data_dir.glob("corpora/*/encoder-*/index.faiss"))
-    index_file.write_bytes(b"garbage")
-    with caplog.at_level(logging.WARNING):
-        rebuilt = open_searcher("support", settings=settings, sessions=sessions)
-    assert "corrupt" in caplog.text
-    assert "rebuilding it from 6 stored vectors" in caplog.text
-    assert rebuilt.search(QUESTIONS[3], k=1)[0].text == QUESTIONS[3]
-    assert index_file.read_bytes() != b"garbage"  # repaired on disk too
-
-
-def test_an_index_behind_its_store_catches_up(
-    tmp_path: Path,
-    searcher: CorpusSearcher,
-    settings: Settings,
-    sessions: sessionmaker[Session],
-    default_encoder: Encoder,
-) -> None:
-    """As after a kill between encoding and saving the index."""
-    [index_file] = list(settings.data_dir.glob("corpora/*/encoder-*/index.faiss"))
-    shutil.copy(index_file, tmp_path / "old.faiss")
-    newer = write_csv(tmp_path / "more.csv", [{"question": "Do you ship to Canada?"}])
-    ingest_file(newer, "support", settings=settings, sessions=sessions, encoder=default_encoder)
-    shutil.copy(tmp_path / "old.faiss", index_file)
-    caught_up = open_searcher("support", settings=settings, sessions=sessions)
-    assert caught_up.size == len(QUESTIONS) + 1
-    assert caught_up.search("shipping to Canada", k=1)[0].text == "Do you ship to Canada?"
 
 
 @pytest.mark.slow

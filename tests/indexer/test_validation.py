@@ -1,8 +1,18 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from indexer.validation import check_question, clean_text, text_hash
+from indexer.readers import SourceRow
+from indexer.validation import (
+    MAX_EXTERNAL_ID_CHARS,
+    Problem,
+    check_question,
+    check_row,
+    clean_text,
+    text_hash,
+)
 
 
 def test_hash_ignores_case_whitespace_and_unicode_form() -> None:
@@ -41,3 +51,64 @@ def test_too_long_message_names_the_limit_and_setting() -> None:
     assert problem is not None
     assert "102,400" in problem.message
     assert "QCLUST_MAX_QUESTION_CHARS" in problem.message
+
+
+def test_nul_in_the_text_is_named() -> None:
+    problem = check_question("nul\x00byte", max_chars=2000)
+    assert problem is not None
+    assert "NUL" in problem.message
+
+
+def _row(
+    text: str | None = "Fine?",
+    external_id: str | None = None,
+    meta: dict[str, Any] | None = None,
+) -> SourceRow:
+    return SourceRow(7, text, external_id, meta)
+
+
+def test_check_row_passes_a_good_row() -> None:
+    row = _row(external_id="x" * MAX_EXTERNAL_ID_CHARS, meta={"topic": "a", "n": 1, "t": [None]})
+    assert check_row(row, max_chars=2000) is None
+
+
+def test_check_row_reports_what_the_reader_could_not_parse() -> None:
+    row = SourceRow(3, None, error="invalid JSON: Expecting value")
+    assert check_row(row, max_chars=2000) == Problem("unparseable", "invalid JSON: Expecting value")
+    typed = SourceRow(3, None, error="holds a list", error_kind="not a string")
+    assert check_row(typed, max_chars=2000) == Problem("not a string", "holds a list")
+
+
+def test_check_row_checks_the_text() -> None:
+    problem = check_row(_row(text="   "), max_chars=2000)
+    assert problem is not None
+    assert problem.kind == "empty"
+
+
+@pytest.mark.parametrize(
+    ("row", "kind", "where"),
+    [
+        (_row(external_id="a\x00b"), "NUL byte", "the id"),
+        (_row(meta={"topic": "a\x00b"}), "NUL byte", "column 'topic'"),
+        (_row(meta={"tags": ["ok", {"deep": "x\x00"}]}), "NUL byte", "column 'tags'"),
+        (_row(meta={"to\x00pic": "a"}), "NUL byte", "column 'to\\x00pic'"),
+        (_row(meta={"extra": {"k\x00": 1}}), "NUL byte", "column 'extra'"),
+        (_row(external_id="caf\udce9"), "not UTF-8", "the id"),
+        (_row(meta={"topic": "caf\udce9"}), "not UTF-8", "column 'topic'"),
+    ],
+)
+def test_check_row_rejects_what_the_database_cannot_store(
+    row: SourceRow, kind: str, where: str
+) -> None:
+    problem = check_row(row, max_chars=2000)
+    assert problem is not None
+    assert problem.kind == kind
+    assert where in problem.message
+
+
+def test_check_row_rejects_an_over_long_id() -> None:
+    problem = check_row(_row(external_id="x" * (MAX_EXTERNAL_ID_CHARS + 1)), max_chars=2000)
+    assert problem is not None
+    assert problem.kind == "id too long"
+    assert "201" in problem.message
+    assert "200" in problem.message

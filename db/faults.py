@@ -1,0 +1,35 @@
+"""Named points where the fault-injection tests stop a process, as a crash or Ctrl-C would.
+
+`QCLUST_FAULT_AT=<point>[:<n>]` stops the process the n-th time (default: the first) it
+passes `<point>`; `QCLUST_FAULT_SIGNAL` says how: `KILL` (the default), `INT` (Ctrl-C), or
+`SLEEP:<seconds>` to hold the process there, alive, while a test starts another one.
+Unset, a fault point costs one dictionary lookup. The points sit between the steps whose
+order matters for what a crash leaves behind, so each test lands exactly there.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections import Counter
+
+_passed: Counter[str] = Counter()
+
+
+def fault_point(name: str) -> None:
+    spec = os.environ.get("QCLUST_FAULT_AT")
+    if not spec:
+        return
+    target, _, nth = spec.rpartition(":")
+    if not nth.isdigit():
+        target, nth = spec, "1"
+    if target != name:
+        return
+    _passed[name] += 1
+    if _passed[name] >= int(nth or 1):
+        how = os.environ.get("QCLUST_FAULT_SIGNAL", "KILL").upper()
+        if how.startswith("SLEEP:"):
+            time.sleep(float(how.partition(":")[2]))
+            return
+        os.kill(os.getpid(), getattr(signal, f"SIG{how}"))

@@ -1,0 +1,214 @@
+"""Vectors in the database: one row per question and encoder, float32 or float16 bytes.
+
+Every function takes a `Session` first; the caller owns the transaction. `write_vectors` bumps
+the corpus's revision in the same transaction, so a cache built at revision R is stale exactly
+when the corpus has moved past R.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from db.errors import StoredVectorError
+from db.models import Corpus, Question, QuestionVector
+from db.queries import IN_CHUNK
+
+VectorDtype = Literal["float32", "float16"]
+Ids = npt.NDArray[np.int64]
+Matrix = npt.NDArray[np.float32]
+READ_CHUNK = 20_000
+
+
+def _wire_dtype(dtype: VectorDtype) -> np.dtype[np.floating]:
+    return np.dtype("<f2") if dtype == "float16" else np.dtype("<f4")
+
+
+def bump_revision(session: Session, corpus_id: int) -> None:
+    session.execute(
+        update(Corpus).where(Corpus.id == corpus_id).values(revision=Corpus.revision + 1)
+    )
+
+
+def corpus_revision(session: Session, corpus_id: int) -> int:
+    return int(session.scalar(select(Corpus.revision).where(Corpus.id == corpus_id)) or 0)
+
+
+def write_vectors(
+    session: Session,
+    corpus_id: int,
+    encoder_id: int,
+    ids: Ids,
+    vectors: Matrix,
+    dtype: VectorDtype,
+) -> None:
+    """Store one vector per id and bump the corpus's revision, in the caller's transaction."""
+    if len(ids) != len(vectors):
+        raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+    if not len(ids):
+        return
+    wire = np.ascontiguousarray(vectors, dtype=_wire_dtype(dtype))
+    session.execute(
+        insert(QuestionVector),
+        [
+            {"corpus_id": corpus_id, "encoder_id": encoder_id, "question_id": int(question_id),
+             "vector": row.tobytes()}
+            for question_id, row in zip(ids, wire, strict=True)
+        ],
+    )  # fmt: skip
+    bump_revision(session, corpus_id)
+
+
+def _unencoded(corpus_id: int, encoder_id: int):  # type: ignore[no-untyped-def]
+    return ~exists().where(
+        QuestionVector.corpus_id == corpus_id,
+        QuestionVector.encoder_id == encoder_id,
+        QuestionVector.question_id == Question.id,
+    )
+
+
+def count_unencoded(session: Session, corpus_id: int, encoder_id: int) -> int:
+    """Questions of the corpus stored but without a vector from this encoder."""
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Question)
+            .where(Question.corpus_id == corpus_id, _unencoded(corpus_id, encoder_id))
+        )
+        or 0
+    )
+
+
+def unencoded_questions(
+    session: Session, corpus_id: int, encoder_id: int, limit: int
+) -> list[tuple[int, str]]:
+    """The next `limit` questions without a vector, in id order: gaps get filled too."""
+    rows = session.execute(
+        select(Question.id, Question.text)
+        .where(Question.corpus_id == corpus_id, _unencoded(corpus_id, encoder_id))
+        .order_by(Question.id)
+        .limit(limit)
+    )
+    return [(int(question_id), text) for question_id, text in rows]
+
+
+def count_vectors(session: Session, corpus_id: int, encoder_id: int) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(QuestionVector)
+            .where(QuestionVector.corpus_id == corpus_id, QuestionVector.encoder_id == encoder_id)
+        )
+        or 0
+    )
+
+
+def vector_ids(session: Session, corpus_id: int, encoder_id: int) -> Ids:
+    """Ids of every stored vector, ascending."""
+    found = session.scalars(
+        select(QuestionVector.question_id)
+        .where(QuestionVector.corpus_id == corpus_id, QuestionVector.encoder_id == encoder_id)
+        .order_by(QuestionVector.question_id)
+    ).all()
+    return np.asarray(found, dtype=np.int64)
+
+
+def iter_vectors(
+    session: Session,
+    corpus_id: int,
+    encoder_id: int,
+    *,
+    dimension: int,
+    dtype: VectorDtype,
+    chunk: int = READ_CHUNK,
+) -> Iterator[tuple[Ids, Matrix]]:
+    """Every stored vector, in id order, `chunk` rows at a time (keyset pages, bounded memory)."""
+    after = -1
+    while True:
+        rows = session.execute(
+            select(QuestionVector.question_id, QuestionVector.vector)
+            .where(
+                QuestionVector.corpus_id == corpus_id,
+                QuestionVector.encoder_id == encoder_id,
+                QuestionVector.question_id > after,
+            )
+            .order_by(QuestionVector.question_id)
+            .limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield _decode(rows, dimension, dtype)
+        after = int(rows[-1][0])
+
+
+def read_all_vectors(
+    session: Session, corpus_id: int, encoder_id: int, *, dimension: int, dtype: VectorDtype
+) -> tuple[Ids, Matrix]:
+    parts = list(iter_vectors(session, corpus_id, encoder_id, dimension=dimension, dtype=dtype))
+    if not parts:
+        return np.empty(0, dtype=np.int64), np.empty((0, dimension), dtype=np.float32)
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def vectors_of(
+    session: Session,
+    corpus_id: int,
+    encoder_id: int,
+    ids: Sequence[int],
+    *,
+    dimension: int,
+    dtype: VectorDtype,
+) -> tuple[Ids, Matrix]:
+    """The stored vectors of these ids (those that have one), in id order."""
+    wanted = sorted({int(i) for i in ids})
+    rows: list[tuple[int, bytes]] = []
+    for start in range(0, len(wanted), IN_CHUNK):
+        found = session.execute(
+            select(QuestionVector.question_id, QuestionVector.vector).where(
+                QuestionVector.corpus_id == corpus_id,
+                QuestionVector.encoder_id == encoder_id,
+                QuestionVector.question_id.in_(wanted[start : start + IN_CHUNK]),
+            )
+        )
+        rows += [(int(question_id), vector) for question_id, vector in found]
+    rows.sort(key=lambda row: row[0])
+    return _decode(rows, dimension, dtype)
+
+
+def drop_vectors(session: Session, corpus_id: int, encoder_id: int) -> None:
+    session.execute(
+        delete(QuestionVector).where(
+            QuestionVector.corpus_id == corpus_id, QuestionVector.encoder_id == encoder_id
+        )
+    )
+
+
+def encoders_with_vectors(session: Session, corpus_id: int) -> list[int]:
+    return list(
+        session.scalars(
+            select(QuestionVector.encoder_id)
+            .where(QuestionVector.corpus_id == corpus_id)
+            .distinct()
+            .order_by(QuestionVector.encoder_id)
+        )
+    )
+
+
+def _decode(
+    rows: Sequence[tuple[int, bytes]], dimension: int, dtype: VectorDtype
+) -> tuple[Ids, Matrix]:
+    ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+    if not rows:
+        return ids, np.empty((0, dimension), dtype=np.float32)
+    raw = np.frombuffer(b"".join(row[1] for row in rows), dtype=_wire_dtype(dtype))
+    if raw.size != len(rows) * dimension:
+        raise StoredVectorError(
+            f"stored vectors are not {dimension}-d {dtype} (got {raw.size} values "
+            f"for {len(rows)} rows)"
+        )
+    return ids, raw.reshape(len(rows), dimension).astype(np.float32)
