@@ -28,6 +28,7 @@ from db.errors import CorpusNotFoundError, QclustError
 from db.queries import summarize_corpora
 from db.session import open_database
 from db.settings import Settings
+from indexer.errors import NotEncodedError
 from indexer.search import CorpusSearcher, open_searcher
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,8 @@ class LookupHandler(BaseHTTPRequestHandler):
             status, payload = HTTPStatus.OK, compute()
         except RequestError as exc:
             status, payload = exc.status, {"error": str(exc)}
+        except NotEncodedError as exc:  # temporary: the answer exists once the ingest is done
+            status, payload = HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)}
         except QclustError as exc:
             status, payload = HTTPStatus.BAD_REQUEST, {"error": str(exc)}
         except Exception:

@@ -77,7 +77,17 @@ def corpus_summaries(settings: Settings) -> list[CorpusSummary]:
 def summary_stamp(summary: CorpusSummary) -> str:
     """Changes whenever an ingest touches the corpus, so a stale searcher is not reused."""
     last = summary.last_ingest.isoformat() if summary.last_ingest else "-"
-    return f"{summary.questions}@{last}"
+    return f"{summary.questions}-{summary.not_encoded}@{last}"
+
+
+def warn_if_not_encoded(summary: CorpusSummary) -> None:
+    """Say so when some questions cannot be found yet, rather than let a search look complete."""
+    if summary.not_encoded:
+        st.warning(
+            f"{summary.not_encoded:,} questions of corpus '{summary.name}' are not encoded yet, "
+            "so searches cannot find them and duplicate checks cannot say 'new'; run "
+            "`qclust ingest` again (or wait for the ingest that is running)."
+        )
 
 
 @st.cache_resource(show_spinner="Loading the model and index...", max_entries=_MAX_SEARCHERS)

@@ -19,6 +19,7 @@ from app.ui_resources import (
     select_corpus,
     sessions,
     summary_stamp,
+    warn_if_not_encoded,
 )
 from db.errors import QclustError
 from db.queries import CorpusSummary
@@ -175,6 +176,7 @@ def render() -> None:
             f"{summary.questions:,} questions · model {summary.model or '-'} · "
             f"duplicate threshold {threshold:.2f}"
         )
+        warn_if_not_encoded(summary)
         context = run_context(settings, summary.name)
         only = cluster_filter(context)
         query = st.text_input(

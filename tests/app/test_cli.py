@@ -26,11 +26,16 @@ def cli(settings: Settings, cli_for: Callable[[Settings], CliRunner]) -> CliRunn
     return cli_for(settings)
 
 
-@pytest.fixture
-def ingested(cli: CliRunner, tmp_path: Path) -> CliRunner:
-    path = write_csv(
-        tmp_path / "q.csv", [{"question": q, "id": str(i)} for i, q in enumerate(QUESTIONS)]
+def _questions_file(settings: Settings) -> Path:
+    return write_csv(
+        settings.data_dir.parent / "q.csv",
+        [{"question": q, "id": str(i)} for i, q in enumerate(QUESTIONS)],
     )
+
+
+@pytest.fixture
+def ingested(cli: CliRunner, settings: Settings) -> CliRunner:
+    path = _questions_file(settings)
     result = cli.invoke(
         app, ["ingest", str(path), "--corpus", "support", "--text-column", "question", "-q"]
     )
@@ -111,3 +116,29 @@ def test_truncate_dim_and_prompt_are_recorded_for_a_new_corpus(
     with open_database(get_settings().resolved_database_url)() as session:
         row = session.scalars(select(EncoderRow)).one()
     assert (row.dimension, row.truncate_dim, row.prompt) == (128, 128, "query: ")
+
+
+def test_questions_stored_but_not_encoded_are_reported_not_answered_new(
+    ingested: CliRunner, settings: Settings
+) -> None:
+    """As after an ingest killed between storing and encoding: once, every `dupes` answered
+    'new' and `search` found nothing, with no warning."""
+    from sqlalchemy import delete, select
+
+    from db.models import Question, QuestionVector
+    from db.session import open_database
+
+    with open_database(settings.resolved_database_url).begin() as session:
+        newest = session.scalar(select(Question.id).order_by(Question.id.desc()))
+        session.execute(delete(QuestionVector).where(QuestionVector.question_id == newest))
+    listing = ingested.invoke(app, ["corpora"])
+    assert "1 questions of corpus 'support' are not encoded yet" in listing.output
+    found = ingested.invoke(app, ["search", "PayPal", "-c", "support", "--json"])
+    assert json.loads(found.stdout)["not_encoded"] == 1
+    verdict = ingested.invoke(app, ["dupes", "Is the app available in French?", "-c", "support"])
+    assert verdict.exit_code == 1
+    assert "not encoded yet" in str(verdict.exception) + verdict.output
+    again = ingested.invoke(app, ["ingest", str(_questions_file(settings)), "-c", "support", "-q"])
+    assert "encoded 1 questions" in again.output
+    verdict = ingested.invoke(app, ["dupes", "Is the app available in French?", "-c", "support"])
+    assert verdict.exit_code == 0, verdict.output

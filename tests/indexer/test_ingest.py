@@ -160,3 +160,51 @@ def test_a_corpus_above_the_exact_size_gets_an_ivf_index(
     assert report.index_kind.startswith("IVF")
     searcher = open_searcher("big", settings=settings, encoder=default_encoder)
     assert searcher.search(texts[7], k=1)[0].text == texts[7]
+
+
+def test_values_a_database_cannot_store_reject_their_own_rows_only(
+    tmp_path: Path,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    default_encoder: Encoder,
+) -> None:
+    """PostgreSQL once aborted the whole file (0 of 404 rows kept) on one NUL byte in a
+    metadata column or one external id over 200 characters."""
+    rows = [{"id": f"q{i}", "question": f"Is question number {i} answered?", "note": "ok"}
+            for i in range(404)]  # fmt: skip
+    rows[3]["note"] = "bad\x00byte"
+    rows[7]["id"] = "x" * 201
+    path = write_csv(tmp_path / "q.csv", rows)
+    report = ingest_file(
+        path, "support", settings=settings, sessions=sessions, text_column="question",
+        id_column="id", encoder=default_encoder,
+    )  # fmt: skip
+    assert (report.added, report.rejected) == (402, 2)
+    assert [r.line for r in report.rejections] == [5, 9]  # the header is line 1
+    assert "NUL byte in column 'note'" in report.rejections[0].reason
+    assert "200" in report.rejections[1].reason
+
+
+def test_a_file_with_no_usable_question_leaves_nothing_behind(
+    tmp_path: Path,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    default_encoder: Encoder,
+    tiny_bert: Path,
+) -> None:
+    """It once created the corpus, bound to the default model, so a later --model was refused."""
+    from sqlalchemy import func
+
+    from db.models import Corpus
+
+    empty = write_csv(tmp_path / "empty.csv", [{"question": "   "}, {"question": ""}])
+    report = ingest_file(
+        empty, "fresh", settings=settings, sessions=sessions, encoder=default_encoder
+    )
+    assert report.nothing_done
+    with sessions() as session:
+        assert session.scalar(select(func.count()).select_from(Corpus)) == 0
+        assert session.scalar(select(func.count()).select_from(IngestRun)) == 0
+    good = _csv(tmp_path, QUESTIONS)
+    report = ingest_file(good, "fresh", settings=settings, sessions=sessions, model=str(tiny_bert))
+    assert report.encoded == len(QUESTIONS)
