@@ -11,6 +11,8 @@ from typing import Annotated
 import typer
 from rich.logging import RichHandler
 from rich.table import Table
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DatabaseError
 
 from app.cli_common import (
     CorpusOption,
@@ -300,6 +302,18 @@ def main() -> None:
         app()
     except QclustError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except DatabaseError as exc:  # a damaged file or a server refusing: one line, no traceback
+        where = make_url(get_settings().resolved_database_url).render_as_string(True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig else type(exc).__name__
+        err.print(
+            f"error: the database at {where} cannot be used: {reason}. If it is a damaged "
+            "SQLite file, restore it from a backup (the data folder's other files are caches, "
+            "rebuilt from it).",
+            highlight=False,
+            soft_wrap=True,
+            markup=False,
+        )
         sys.exit(1)
     except KeyboardInterrupt:
         err.print(INTERRUPTED)

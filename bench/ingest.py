@@ -4,9 +4,10 @@ Both sides run in a fresh child process each (so peak memory is per side), on th
 model and batch size. Two spans are timed: "work" starts after the libraries are imported and
 includes the model load on both sides; "process" is the child's whole life, Python start-up and
 imports included. The ratio of work spans (qclust sentences/s divided by bare sentences/s) says
-what the database, hashing, vector store and index cost on top of encoding; the goal is >= 0.9.
+what the database, hashing, vector writes and index cost on top of encoding; the goal is >= 0.9.
+`--postgres URL` stores into a fresh schema of that PostgreSQL database, not a SQLite file.
 
-    .venv/bin/python bench/ingest.py [--limit N] [--repeats R]
+    .venv/bin/python bench/ingest.py [--limit N] [--repeats R] [--postgres URL]
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT.parent / "shared" / "data" / "stackoverflow_titles" / "stackoverflow_titles.tsv"
 BATCH_SIZE = 64
+POSTGRES: str | None = None
 
 
 def _peak_rss_mb() -> float:
@@ -55,15 +59,37 @@ def run_qclust(path: Path) -> dict[str, float]:
 
     from app.cli import app
 
-    with tempfile.TemporaryDirectory() as data_dir:
+    with tempfile.TemporaryDirectory() as data_dir, _database(data_dir) as url:
         os.environ.update(
-            QCLUST_DATA_DIR=data_dir, QCLUST_DEVICE="cpu", QCLUST_BATCH_SIZE=str(BATCH_SIZE)
-        )
+            QCLUST_DATA_DIR=data_dir, QCLUST_DEVICE="cpu", QCLUST_BATCH_SIZE=str(BATCH_SIZE),
+            QCLUST_DATABASE_URL=url,
+        )  # fmt: skip
         started = time.perf_counter()
         app(["ingest", str(path), "--corpus", "so", "--text-column", "text", "-q"],
             standalone_mode=False)  # fmt: skip
         seconds = time.perf_counter() - started
     return {"rows": len(_texts(path)), "seconds": seconds, "peak_rss_mb": _peak_rss_mb()}
+
+
+@contextmanager
+def _database(data_dir: str) -> Iterator[str]:
+    """A SQLite file in `data_dir`, or a fresh schema of $BENCH_POSTGRES, dropped afterwards."""
+    server = os.environ.get("BENCH_POSTGRES")
+    if not server:
+        yield f"sqlite:///{data_dir}/qclust.db"
+        return
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{os.getpid()}"
+    admin = create_engine(server)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    try:
+        yield f"{server}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
 
 
 def child(mode: str, path: Path) -> dict[str, float]:
@@ -73,7 +99,11 @@ def child(mode: str, path: Path) -> dict[str, float]:
         capture_output=True,
         text=True,
         check=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        env={
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            **({"BENCH_POSTGRES": POSTGRES} if POSTGRES else {}),
+        },
     )
     measured = dict(json.loads(result.stdout.strip().splitlines()[-1]))
     measured["process_seconds"] = time.perf_counter() - started
@@ -84,9 +114,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--limit", type=int, default=0, help="first N titles only (0 = all)")
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--postgres", help="store into a fresh schema of this database URL")
     parser.add_argument("--child", choices=["bare", "qclust"], help=argparse.SUPPRESS)
     parser.add_argument("--file", type=Path, default=DATA, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    global POSTGRES
+    POSTGRES = args.postgres
     if args.child:
         runner = run_bare if args.child == "bare" else run_qclust
         print(json.dumps(runner(args.file)))
@@ -112,8 +145,10 @@ def main() -> None:
     whole = {mode: min(r["process_seconds"] for r in results) for mode, results in runs.items()}
     rows = runs["bare"][0]["rows"]
     ratio = best["bare"] / best["qclust"]
+    where = "PostgreSQL" if POSTGRES else "SQLite"
     print(f"\n{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{rows:,} StackOverflow titles, batch {BATCH_SIZE}, best of {args.repeats}")  # fmt: skip
+          f"{rows:,} StackOverflow titles, batch {BATCH_SIZE}, best of {args.repeats}, "
+          f"stored in {where}")  # fmt: skip
     print("| pipeline | sentences/s (work) | work s | process s | peak RSS (MB) |")
     print("|---|---|---|---|---|")
     for mode, label in (("bare", "bare SentenceTransformer.encode"), ("qclust", "qclust ingest")):

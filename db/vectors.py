@@ -149,10 +149,29 @@ def iter_vectors(
 def read_all_vectors(
     session: Session, corpus_id: int, encoder_id: int, *, dimension: int, dtype: VectorDtype
 ) -> tuple[Ids, Matrix]:
-    parts = list(iter_vectors(session, corpus_id, encoder_id, dimension=dimension, dtype=dtype))
-    if not parts:
-        return np.empty(0, dtype=np.int64), np.empty((0, dimension), dtype=np.float32)
-    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    """Every stored vector, filled into arrays sized once (no second copy of a million rows)."""
+    expected = count_vectors(session, corpus_id, encoder_id)
+    ids = np.empty(expected, dtype=np.int64)
+    vectors = np.empty((expected, dimension), dtype=np.float32)
+    filled = 0
+    for chunk_ids, chunk in iter_vectors(
+        session, corpus_id, encoder_id, dimension=dimension, dtype=dtype
+    ):
+        if filled + len(chunk_ids) > expected:  # written meanwhile (PostgreSQL reads committed)
+            ids, vectors = (
+                np.resize(ids, filled + len(chunk_ids)),
+                _grown(vectors, filled + len(chunk_ids)),
+            )
+        ids[filled : filled + len(chunk_ids)] = chunk_ids
+        vectors[filled : filled + len(chunk_ids)] = chunk
+        filled += len(chunk_ids)
+    return ids[:filled], vectors[:filled]
+
+
+def _grown(vectors: Matrix, rows: int) -> Matrix:
+    bigger = np.empty((rows, vectors.shape[1]), dtype=np.float32)
+    bigger[: len(vectors)] = vectors
+    return bigger
 
 
 def vectors_of(

@@ -71,3 +71,27 @@ def test_an_interrupted_reindex_keeps_the_old_model_and_resumes(
     assert (report.resumed, report.encoded, report.index_size) == (True, 2, 4)
     with sessions() as session:
         assert session.query(Corpus).one().encoder_id != before
+
+
+def test_a_reindex_keeps_one_model_to_roll_back_to_and_drops_older_ones(
+    corpus: Settings, sessions: sessionmaker[Session], tiny_bert: Path, default_encoder: Encoder
+) -> None:
+    from db.vectors import encoders_with_vectors
+
+    first = _encoder_id(sessions)
+    tiny = Encoder.for_new_corpus(str(tiny_bert), device="cpu")
+    reindex("support", str(tiny_bert), settings=corpus, sessions=sessions, encoder=tiny)
+    second = _encoder_id(sessions)
+    # Back to the first model: its vectors were kept, so nothing is encoded again.
+    back = reindex(
+        "support", "all-MiniLM-L6-v2", settings=corpus, sessions=sessions, encoder=default_encoder
+    )
+    assert (back.resumed, back.encoded) == (True, 0)
+    assert _encoder_id(sessions) == first
+    with sessions() as session:
+        corpus_id = get_corpus(session, "support").id
+        assert encoders_with_vectors(session, corpus_id) == sorted([first, second])
+    truncated = Encoder.for_new_corpus("all-MiniLM-L6-v2", truncate_dim=64, device="cpu")
+    reindex("support", "all-MiniLM-L6-v2", settings=corpus, sessions=sessions, encoder=truncated)
+    with sessions() as session:  # the tiny model's vectors are two swaps old: gone
+        assert encoders_with_vectors(session, corpus_id) == sorted([first, _encoder_id(sessions)])
