@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
@@ -22,6 +23,7 @@ from app.cli_common import (
     err,
     fail,
     out,
+    print_error,
     reserve_stdout_for_json,
 )
 from db.errors import QclustError
@@ -173,7 +175,8 @@ def dupes(
     chance = "" if check.probability is None else f", P(duplicate) {check.probability:.2f}"
     out.print(
         f"[bold {colour}]{check.verdict}[/] (threshold {check.threshold:.2f}, "
-        f"possible from {check.possible_threshold:.2f}{chance})"
+        f"possible from {check.possible_threshold:.2f}{chance})",
+        markup=True,
     )
     shown = check.matches or check.nearest[:3]
     if not check.matches and shown:
@@ -250,8 +253,9 @@ def ui(
 
     if host not in LOOPBACK_HOSTS:
         err.print(
-            f"[bold yellow]warning:[/] listening on {host}: anyone who reaches this address "
-            "can search, upload, ingest, merge and label; nothing asks who they are",
+            f"[bold yellow]warning:[/] listening on {escape(host)}: anyone who reaches this "
+            "address can search, upload, ingest, merge and label; nothing asks who they are",
+            markup=True,
             highlight=False,
         )
     url = url_for(host, port)
@@ -301,7 +305,7 @@ def main() -> None:
     try:
         app()
     except QclustError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        print_error(str(exc))
         sys.exit(1)
     except DatabaseError as exc:  # a damaged file or a server refusing: one line, no traceback
         where = make_url(get_settings().resolved_database_url).render_as_string(True)

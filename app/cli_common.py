@@ -10,6 +10,7 @@ from typing import Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(
     help="Semantic search, duplicate detection and clustering for piles of questions.",
@@ -17,8 +18,11 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+# Most of what is printed quotes user text (questions, corpus and cluster names, ids, paths), so
+# rich markup and emoji codes are off by default, table cells included; the few styled lines opt
+# in with `markup=True` and escape the user text they embed.
+out = Console(soft_wrap=True, markup=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
 
 CorpusOption = Annotated[str, typer.Option("--corpus", "-c", help="Corpus name.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
@@ -29,8 +33,13 @@ def comma_list(option: str | None) -> list[str] | None:
     return [name.strip() for name in option.split(",") if name.strip()] if option else None
 
 
+def print_error(message: str) -> None:
+    """A red 'error:' and the message, which often quotes user text, as text."""
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    print_error(message)
     raise typer.Exit(code)
 
 

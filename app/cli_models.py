@@ -3,13 +3,19 @@ student, or a copy fine-tuned on labelled pairs)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from app.cli_common import JsonOption, app, comma_list, emit_json, err, fail, out
+from db.errors import QclustError
 from db.settings import get_settings
+
+# Anything but letters, digits, `-`, `_` and `.` in a corpus or model name becomes `-`.
+_UNSAFE_IN_FOLDER_NAME = re.compile(r"[^\w.-]+")
+_MAX_FOLDER_NAME = 100
 
 
 @app.command()
@@ -120,7 +126,7 @@ def train(
     if model is not None:
         base = ModelEncoder.for_new_corpus(model, device="cpu").spec
     name = corpus or Path(base.model).name
-    target = output or _next_version(settings.data_dir / "models", name)
+    target = output or default_output(settings.data_dir / "models", name)
     dims = [int(d) for d in comma_list(matryoshka) or []]
     with StageProgress(err, enabled=not as_json) as progress:
         report = finetune(
@@ -160,11 +166,29 @@ def train(
         )
 
 
-def _next_version(folder: Path, corpus: str) -> Path:
+def folder_name(name: str) -> str:
+    """A corpus or model name as one safe folder name: no separators, no `..`, no hidden file."""
+    safe = _UNSAFE_IN_FOLDER_NAME.sub("-", name).strip(".-")[:_MAX_FOLDER_NAME].rstrip(".-")
+    return safe or "model"
+
+
+def default_output(folder: Path, name: str) -> Path:
+    """The next free `NAME-vN` folder in `folder`; refused if it would resolve outside it (a
+    link inside pointing elsewhere), since a default must stay in the data folder."""
+    target = _next_version(folder, folder_name(name))
+    if not target.resolve().is_relative_to(folder.resolve()):
+        raise QclustError(
+            f"the default folder for the new model, {target}, leads outside {folder}; "
+            "choose one with --output"
+        )
+    return target
+
+
+def _next_version(folder: Path, name: str) -> Path:
     version = 1
-    while (folder / f"{corpus}-v{version}").exists():
+    while (folder / f"{name}-v{version}").exists():
         version += 1
-    return folder / f"{corpus}-v{version}"
+    return folder / f"{name}-v{version}"
 
 
 @app.command()

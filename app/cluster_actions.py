@@ -14,6 +14,7 @@ import streamlit as st
 from sqlalchemy.orm import Session
 
 from app.ui_resources import analyst_name, forget_cluster_views, sessions
+from app.ui_text import escape_markdown
 from db.edits import OUTLIER_KEY, mark_canonical, merge_clusters, move_question
 from db.errors import QclustError
 from db.models import ClusterRun
@@ -38,7 +39,7 @@ def _run_action(
         with sessions(settings).begin() as session:
             message = action(session, session.get_one(ClusterRun, run_id))
     except QclustError as exc:
-        st.session_state[NOTICE] = ("error", str(exc))
+        st.session_state[NOTICE] = ("error", escape_markdown(str(exc)))
         return
     forget_cluster_views()
     st.session_state[NOTICE] = ("success", message)
@@ -77,7 +78,8 @@ def show_actions(
     texts = {question.question_id: question.text for question in shown}
     with st.expander("Change this cluster", expanded=False):
         st.caption(
-            f"Changes are recorded as {analyst_name()} and replayed on every later clustering run."
+            f"Changes are recorded as {escape_markdown(analyst_name())} and replayed on every "
+            "later clustering run."
         )
         if key != OUTLIER_KEY and others:
             left, right = st.columns([4, 1], vertical_alignment="bottom")

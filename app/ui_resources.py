@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import shlex
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.ui_text import escape_markdown, markdown_code
 from db.cluster_queries import ClusterView, cluster_views, latest_run
 from db.models import ClusterRun
 from db.queries import CorpusSummary, get_corpus, summarize_corpora
@@ -84,9 +86,9 @@ def warn_if_not_encoded(summary: CorpusSummary) -> None:
     """Say so when some questions cannot be found yet, rather than let a search look complete."""
     if summary.not_encoded:
         st.warning(
-            f"{summary.not_encoded:,} questions of corpus '{summary.name}' are not encoded yet, "
-            "so searches cannot find them and duplicate checks cannot say 'new'; run "
-            "`qclust ingest` again (or wait for the ingest that is running)."
+            f"{summary.not_encoded:,} questions of corpus '{escape_markdown(summary.name)}' are "
+            "not encoded yet, so searches cannot find them and duplicate checks cannot say "
+            "'new'; run `qclust ingest` again (or wait for the ingest that is running)."
         )
 
 
@@ -157,9 +159,13 @@ def latest_run_of(settings: Settings, corpus_name: str) -> ClusterRun | None:
 
 
 def no_run_message(corpus_name: str) -> str:
-    return (
-        f"No clustering yet: run `qclust cluster --corpus {corpus_name}` or use the Corpora page."
-    )
+    command = markdown_code(f"qclust cluster --corpus {shlex.quote(corpus_name)}")
+    return f"No clustering yet: run {command} or use the Corpora page."
+
+
+def show_error(error: Exception) -> None:
+    """An error message, which may quote user text (a corpus or file name), shown as text."""
+    st.error(escape_markdown(str(error)))
 
 
 @st.cache_data(show_spinner=False, ttl=_VIEWS_TTL_SECONDS, max_entries=32)

@@ -20,7 +20,9 @@ from app.ui_resources import (
     run_cluster_views,
     select_corpus,
     sessions,
+    show_error,
 )
+from app.ui_text import escape_markdown
 from db.cluster_queries import ClusterView, MemberView, cluster_members, rename_cluster
 from db.errors import QclustError
 from db.models import ClusterRun
@@ -149,9 +151,9 @@ def _rename_clicked(settings: Settings, corpus_name: str, key: int, input_key: s
     try:
         rename(settings, corpus_name, key, name)
     except QclustError as exc:
-        st.session_state[NOTICE] = ("error", str(exc))
+        st.session_state[NOTICE] = ("error", escape_markdown(str(exc)))
         return
-    shown = name.strip() or "its automatic name"
+    shown = escape_markdown(name.strip()) if name.strip() else "its automatic name"
     st.session_state[NOTICE] = ("success", f"Cluster {key} is now called {shown}.")
 
 
@@ -280,7 +282,7 @@ def show_rename(settings: Settings, corpus_name: str, view: ClusterView, run_id:
             "Name",
             value=view.name,
             key=input_key,
-            help=f"Leave empty for the automatic name, '{view.auto_name}'.",
+            help=f"Leave empty for the automatic name, '{escape_markdown(view.auto_name)}'.",
         )
     with button_column:
         st.button(
@@ -299,8 +301,9 @@ def show_cluster(
         st.subheader("-1 (outliers)")
     else:
         view = next(view for view in views if view.key == key)
-        st.subheader(f"{key} · {view.name}")
-        st.caption(f"keywords: {', '.join(view.keywords)} · {change_label(view)}")
+        st.subheader(f"{key} · {escape_markdown(view.name)}")
+        keywords = escape_markdown(", ".join(view.keywords))
+        st.caption(f"keywords: {keywords} · {escape_markdown(change_label(view))}")
         show_rename(settings, corpus_name, view, run.id)
     shown = show_members(settings, run, key, names)
     show_actions(settings, run.id, key, names, shown)
@@ -333,7 +336,7 @@ def render() -> None:
         if key is not None:
             show_cluster(settings, summary.name, run, views, key)
     except QclustError as exc:
-        st.error(str(exc))
+        show_error(exc)
 
 
 # Streamlit runs a page as `__main__`; tests import the functions above without drawing it.

@@ -15,8 +15,10 @@ from app.ui_resources import (
     counted,
     current_settings,
     sessions,
+    show_error,
     uploaded_file,
 )
+from app.ui_text import escape_markdown
 from clustering.assign import AssignReport, place_new_questions
 from clustering.pipeline import run_clustering
 from db.errors import QclustError
@@ -110,8 +112,10 @@ def ingest_upload(
 
 
 def ingest_summary(report: IngestReport, filename: str) -> str:
+    """Markdown: the file and corpus names are escaped."""
     return (
-        f"Ingested {filename} into '{report.corpus}': {report.added:,} added, "
+        f"Ingested {escape_markdown(filename)} into '{escape_markdown(report.corpus)}': "
+        f"{report.added:,} added, "
         f"{report.already_in_corpus:,} already in the corpus, "
         f"{report.duplicates_in_file:,} repeated in the file, {report.rejected:,} rejected; "
         f"{report.encoded:,} encoded in {report.seconds:.1f} s."
@@ -132,12 +136,12 @@ def run_summary(run: ClusterRun) -> str:
 
 
 def cluster_now(settings: Settings, corpus_name: str) -> ClusterRun:
-    bar = StreamlitProgress(f"Clustering '{corpus_name}'...")
+    bar = StreamlitProgress(f"Clustering '{escape_markdown(corpus_name)}'...")
     factory = sessions(settings)
     run_id = run_clustering(corpus_name, settings=settings, sessions=factory, progress=bar)
     with factory() as session:
         run = session.get_one(ClusterRun, run_id)
-    bar.finish(f"Clustered '{corpus_name}'")
+    bar.finish(f"Clustered '{escape_markdown(corpus_name)}'")
     return run
 
 
@@ -184,7 +188,7 @@ def ingest_section(settings: Settings, names: Sequence[str]) -> None:
         return
     if upload is None:
         return
-    bar = StreamlitProgress(f"Ingesting {upload.name}...")
+    bar = StreamlitProgress(f"Ingesting {escape_markdown(upload.name)}...")
     report = ingest_upload(
         upload.getvalue(),
         upload.name,
@@ -195,7 +199,7 @@ def ingest_section(settings: Settings, names: Sequence[str]) -> None:
         id_column=choices.id_column,
         progress=bar,
     )
-    bar.finish(f"Ingested {upload.name}")
+    bar.finish(f"Ingested {escape_markdown(upload.name)}")
     show_report(report, upload.name)
     if report.nothing_done:
         return
@@ -209,7 +213,10 @@ def ingest_section(settings: Settings, names: Sequence[str]) -> None:
 
 def show_report(report: IngestReport, filename: str) -> None:
     if report.nothing_done:
-        st.error(f"No usable question in {filename}: all {report.rows_read:,} rows were rejected.")
+        st.error(
+            f"No usable question in {escape_markdown(filename)}: all {report.rows_read:,} rows "
+            "were rejected."
+        )
     else:
         st.success(ingest_summary(report, filename))
     if report.rejections:
@@ -263,7 +270,7 @@ def render() -> None:
             with table.container():
                 show_corpora(settings)
     except QclustError as exc:
-        st.error(str(exc))
+        show_error(exc)
 
 
 # Streamlit runs a page as `__main__`; tests import the functions above without drawing it.

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 import streamlit as st
 
+from app.csv_export import safe_csv
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
     VERDICT_COLOURS,
@@ -21,9 +22,11 @@ from app.ui_resources import (
     searcher,
     select_corpus,
     sessions,
+    show_error,
     summary_stamp,
     uploaded_file,
 )
+from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.queries import CorpusSummary
 from db.settings import Settings
@@ -152,10 +155,6 @@ def results_frame(
     return frame
 
 
-def results_csv(frame: pd.DataFrame) -> bytes:
-    return frame.to_csv(index=False).encode("utf-8")
-
-
 def signature(summary: CorpusSummary, k: int, candidates: Sequence[Candidate]) -> str:
     """Identifies one check, so reruns (a download click, say) reuse its results."""
     digest = hashlib.sha256()
@@ -195,11 +194,12 @@ def show_results(frame: pd.DataFrame, threshold: float, possible: float) -> None
         f"possible from {possible:.2f}"
     )
     if len(frame) == 1 and frame.iloc[0]["canonical"]:
-        st.markdown(f"Canonical question of its group: **{frame.iloc[0]['canonical']}**")
+        canonical = escape_markdown(str(frame.iloc[0]["canonical"]))
+        st.markdown(f"Canonical question of its group: **{canonical}**")
     st.dataframe(frame, hide_index=True, width="stretch", column_config=RESULT_COLUMNS)
     st.download_button(
         "Download results (CSV)",
-        results_csv(frame),
+        safe_csv(frame),
         file_name="duplicate-check.csv",
         mime="text/csv",
         key="dup_download",
@@ -269,7 +269,7 @@ def render() -> None:
             candidates = candidates[:MAX_QUESTIONS]
         show_results(checked_frame(settings, summary, candidates, k), threshold, possible)
     except QclustError as exc:
-        st.error(str(exc))
+        show_error(exc)
 
 
 # Streamlit runs a page as `__main__`; tests import the functions above without drawing it.

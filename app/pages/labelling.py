@@ -18,8 +18,10 @@ from app.ui_resources import (
     searcher,
     select_corpus,
     sessions,
+    show_error,
     summary_stamp,
 )
+from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.labels import label_counts, labelled_pairs, record_label, threshold_quality
 from db.models import PairVerdict
@@ -68,8 +70,8 @@ def show_pair(settings: Settings, corpus_name: str, pair: CandidatePair, positio
     with st.container(border=True):
         st.markdown(f"**Pair {position}** · similarity {pair.similarity:.3f}")
         left, right = st.columns(2)
-        left.info(pair.first_text)
-        right.info(pair.second_text)
+        left.info(escape_markdown(pair.first_text))
+        right.info(escape_markdown(pair.second_text))
         buttons = st.columns(3)
         for column, verdict, text in zip(
             buttons,
@@ -109,12 +111,12 @@ def render() -> None:
             return
         st.caption(
             f"Pairs nearest the threshold {threshold:.2f} first: a label there teaches the most. "
-            f"Labelling as {analyst_name()}."
+            f"Labelling as {escape_markdown(analyst_name())}."
         )
         for position, pair in enumerate(queue, start=1):
             show_pair(settings, summary.name, pair, position)
     except QclustError as exc:
-        st.error(str(exc))
+        show_error(exc)
 
 
 # Streamlit runs a page as `__main__`; tests import the functions above without drawing it.

@@ -20,7 +20,9 @@ from app.ui_resources import (
     run_cluster_views,
     select_corpus,
     sessions,
+    show_error,
 )
+from app.ui_text import plotly_text
 from db.cluster_queries import ClusterView
 from db.errors import QclustError
 from db.settings import Settings
@@ -62,7 +64,9 @@ def cluster_labels(views: Sequence[ClusterView]) -> dict[int, str]:
 
 
 def hover_text(question: str) -> str:
-    return "<br>".join(textwrap.wrap(question, HOVER_WIDTH)) or question
+    """The question wrapped, then escaped line by line (so that no entity is cut in two)."""
+    lines = textwrap.wrap(question, HOVER_WIDTH) or [question]
+    return "<br>".join(plotly_text(line) for line in lines)
 
 
 def map_figure(points: pd.DataFrame, labels: Mapping[int, str]) -> go.Figure:
@@ -90,7 +94,7 @@ def map_figure(points: pd.DataFrame, labels: Mapping[int, str]) -> go.Figure:
 
 def _trace(points: pd.DataFrame, key: int, labels: Mapping[int, str], colour: str) -> go.Scattergl:
     rows = points[points["cluster"] == key]
-    label = labels.get(key, str(key))
+    label = plotly_text(labels.get(key, str(key)))
     return go.Scattergl(
         x=rows["x"],
         y=rows["y"],
@@ -99,7 +103,7 @@ def _trace(points: pd.DataFrame, key: int, labels: Mapping[int, str], colour: st
         marker={"color": colour, "size": 5 if key == OUTLIERS else 6, "opacity": 0.8},
         customdata=rows["id"],
         text=[hover_text(q) for q in rows["question"]],
-        hovertemplate="%{text}<extra>" + label.replace("%", "%%") + "</extra>",
+        hovertemplate="%{text}<extra>" + label + "</extra>",
     )
 
 
@@ -183,7 +187,7 @@ def render() -> None:
         )
         show_selection(points, event, labels)
     except QclustError as exc:
-        st.error(str(exc))
+        show_error(exc)
 
 
 # Streamlit runs a page as `__main__`; tests import the functions above without drawing it.

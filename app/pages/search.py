@@ -18,9 +18,11 @@ from app.ui_resources import (
     searcher,
     select_corpus,
     sessions,
+    show_error,
     summary_stamp,
     warn_if_not_encoded,
 )
+from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.queries import CorpusSummary
 from db.settings import Settings
@@ -173,7 +175,7 @@ def render() -> None:
             k = st.slider("Results (k)", 1, MAX_K, DEFAULT_K, key="k")
         threshold = summary.duplicate_threshold or settings.duplicate_threshold
         st.caption(
-            f"{summary.questions:,} questions · model {summary.model or '-'} · "
+            f"{summary.questions:,} questions · model {escape_markdown(summary.model or '-')} · "
             f"duplicate threshold {threshold:.2f}"
         )
         warn_if_not_encoded(summary)
@@ -187,7 +189,7 @@ def render() -> None:
             return
         search_corpus(settings, summary, query, int(k), context, only)
     except QclustError as exc:
-        st.error(str(exc))
+        show_error(exc)
 
 
 render()

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from app.pages.corpora import NEW_CORPUS, ingest_upload
+from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.models import IngestRun
 from db.session import open_database
@@ -197,7 +198,8 @@ def test_bad_uploads_are_messages(own_clustered_env: UiCorpus) -> None:
     upload(at, "cols.csv", b"id,body_text\n1,Where is my order?\n")
     at.text_input(key="ingest_text_column").input("body").run()
     at.button(key="ingest").click().run()
-    assert "cols.csv: no column 'body' (did you mean 'body_text'?)" in at.error[0].value
+    message = "cols.csv: no column 'body' (did you mean 'body_text'?)"
+    assert escape_markdown(message) in at.error[0].value  # shown as text, not Markdown
 
     upload(at, "blank.csv", b"question\n   \n\t\n")
     at.text_input(key="ingest_text_column").input("").run()

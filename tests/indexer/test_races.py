@@ -63,7 +63,7 @@ def test_a_reader_during_an_ingest_never_gets_a_wrong_answer(
 ) -> None:
     """Once, readers opening the store while an ingest appended cut its files: 896 of 4,498
     questions were never encoded. Readers now only read, and say when an answer must wait."""
-    questions = first_demo_rows(tmp_path / "q.csv", 400)
+    questions = first_demo_rows(tmp_path / "q.csv", 200)
     env = settings_env(settings) | {"QCLUST_ENCODE_CHUNK_ROWS": "16", "QCLUST_BATCH_SIZE": "16"}
     child = start_qclust(_ingest(questions), env, tmp_path / "ingest.log")
     sessions = open_database(settings.resolved_database_url)
