@@ -303,7 +303,7 @@ def show_cluster(
         view = next(view for view in views if view.key == key)
         st.subheader(f"{key} · {escape_markdown(view.name)}")
         keywords = escape_markdown(", ".join(view.keywords))
-        st.caption(f"keywords: {keywords} · {escape_markdown(change_label(view))}")
+        st.caption(f"keywords: {keywords} · {change_label(view)}")
         show_rename(settings, corpus_name, view, run.id)
     shown = show_members(settings, run, key, names)
     show_actions(settings, run.id, key, names, shown)
