@@ -27,7 +27,7 @@ def fault_point(name: str) -> None:
     if target != name:
         return
     _passed[name] += 1
-    if _passed[name] >= int(nth or 1):
+    if _passed[name] == int(nth or 1):  # once: a held (SLEEP) process then goes on
         how = os.environ.get("QCLUST_FAULT_SIGNAL", "KILL").upper()
         if how.startswith("SLEEP:"):
             time.sleep(float(how.partition(":")[2]))
