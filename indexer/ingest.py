@@ -286,6 +286,7 @@ def _store_new_questions(
     batch: list[dict[str, Any]] = []
     for row in rows:
         report.rows_read += 1
+        fault_point("ingest:read-row")
         problem = check_row(row, max_chars=settings.max_question_chars)
         if problem is not None or row.text is None:
             report.reject(row.line, problem or Problem("missing text", "no text"))

@@ -18,10 +18,11 @@ from db.session import open_database
 from db.settings import Settings
 from indexer.encoder import Encoder
 from indexer.errors import NotEncodedError
+from indexer.ingest import ingest_file
 from indexer.search import open_searcher
 from tests.app.conftest import first_demo_rows
 from tests.invariants import assert_consistent
-from tests.processes import settings_env, start_qclust
+from tests.processes import run_qclust, settings_env, start_qclust
 
 pytestmark = pytest.mark.slow
 
@@ -40,13 +41,26 @@ def _halves(tmp_path: Path) -> tuple[Path, Path]:
     return first, second
 
 
-def test_two_ingests_into_a_new_corpus_on_a_new_database(
-    tmp_path: Path, settings: Settings, default_encoder: Encoder
+@pytest.mark.parametrize(
+    ("database_url", "corpus"),
+    [
+        ("sqlite", "new"),
+        ("sqlite", "existing"),
+        pytest.param("postgres", "new", marks=pytest.mark.postgres),
+    ],
+    indirect=["database_url"],
+)
+def test_two_ingests_at_once(
+    corpus: str, tmp_path: Path, settings: Settings, default_encoder: Encoder
 ) -> None:
-    """Once: 'table encoder already exists', 'UNIQUE constraint failed: corpus.name', two
-    encoder rows and orphaned vectors. Now the second waits for the first, and says so."""
+    """Once, into a new corpus on a new database: 'table encoder already exists', 'UNIQUE
+    constraint failed: corpus.name', two encoder rows and orphaned vectors. Now the second
+    waits for the first, into a new corpus or an existing one."""
     first, second = _halves(tmp_path)
     env = settings_env(settings) | {"QCLUST_ENCODE_CHUNK_ROWS": "32"}
+    if corpus == "existing":
+        seed = first_demo_rows(tmp_path / "seed.csv", 20)
+        assert run_qclust(_ingest(seed), env, tmp_path / "seed.log").process.exitcode == 0
     children = [start_qclust(_ingest(path), env, tmp_path / f"{path.stem}.log")
                 for path in (first, second)]  # fmt: skip
     for child in children:
@@ -95,8 +109,10 @@ def test_an_ingest_during_a_reindex_waits_and_lands_in_the_new_model(
     """Once, it printed 'encoded 5' into the old model's store: unsearchable after the swap."""
     first, second = _halves(tmp_path)
     env = settings_env(settings)
-    setup = start_qclust(_ingest(first), env, tmp_path / "setup.log")
-    assert setup.wait() == 0, setup.output
+    ingest_file(
+        first, "demo", settings=settings, text_column="question", id_column="id",
+        encoder=default_encoder,
+    )  # fmt: skip
     slow = env | {"QCLUST_ENCODE_CHUNK_ROWS": "50", "QCLUST_FAULT_AT": "encode:wrote-vectors",
                   "QCLUST_FAULT_SIGNAL": "SLEEP:4"}  # fmt: skip
     reindex = start_qclust(
