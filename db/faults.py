@@ -3,8 +3,9 @@
 `QCLUST_FAULT_AT=<point>[:<n>]` stops the process the n-th time (default: the first) it
 passes `<point>`; `QCLUST_FAULT_SIGNAL` says how: `KILL` (the default), `INT` (Ctrl-C), or
 `SLEEP:<seconds>` to hold the process there, alive, while a test starts another one.
-Unset, a fault point costs one dictionary lookup. The points sit between the steps whose
-order matters for what a crash leaves behind, so each test lands exactly there.
+Unset, a fault point costs one comparison (the variable is read once per process). The points
+sit between the steps whose order matters for what a crash leaves behind, so each test lands
+exactly there.
 """
 
 from __future__ import annotations
@@ -15,10 +16,15 @@ import time
 from collections import Counter
 
 _passed: Counter[str] = Counter()
+_UNREAD = "\0"
+_spec = _UNREAD  # read on the first call, not at import: a forked child sets it after
 
 
 def fault_point(name: str) -> None:
-    spec = os.environ.get("QCLUST_FAULT_AT")
+    global _spec
+    if _spec == _UNREAD:
+        _spec = os.environ.get("QCLUST_FAULT_AT", "")
+    spec = _spec
     if not spec:
         return
     target, _, nth = spec.rpartition(":")

@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
 from db.errors import CorpusNotFoundError
-from db.models import Corpus, Encoder, IndexBuild, IngestRun, Question, QuestionVector
+from db.models import Corpus, Encoder, IngestRun, Question, QuestionVector
 
 IN_CHUNK = 900  # ids per IN (...): stays under SQLite's bound-parameter limit
 
@@ -109,17 +109,6 @@ def insert_questions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
         session.execute(insert(Question), list(rows))
 
 
-def question_ids_after(session: Session, corpus_id: int, after_id: int, limit: int) -> list[int]:
-    return list(
-        session.scalars(
-            select(Question.id)
-            .where(Question.corpus_id == corpus_id, Question.id > after_id)
-            .order_by(Question.id)
-            .limit(limit)
-        )
-    )
-
-
 def question_texts(session: Session, ids: Iterable[int]) -> dict[int, str]:
     id_list = list(ids)
     texts: dict[int, str] = {}
@@ -144,15 +133,6 @@ def questions_by_id(session: Session, ids: Iterable[int]) -> dict[int, Question]
 def find_by_hash(session: Session, corpus_id: int, text_hash: str) -> Question | None:
     return session.scalar(
         select(Question).where(Question.corpus_id == corpus_id, Question.text_hash == text_hash)
-    )
-
-
-def latest_index_build(session: Session, corpus_id: int, encoder_id: int) -> IndexBuild | None:
-    return session.scalar(
-        select(IndexBuild)
-        .where(IndexBuild.corpus_id == corpus_id, IndexBuild.encoder_id == encoder_id)
-        .order_by(IndexBuild.id.desc())
-        .limit(1)
     )
 
 

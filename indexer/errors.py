@@ -28,9 +28,5 @@ class IndexFileError(QclustError):
     """An index file is missing or unreadable; callers rebuild it from the stored vectors."""
 
 
-class VectorStoreError(QclustError):
-    pass
-
-
 class NotEncodedError(QclustError):
     """Some questions are stored but not encoded: an answer of 'new' could be wrong."""

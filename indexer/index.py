@@ -8,15 +8,11 @@ from __future__ import annotations
 
 import logging
 import math
-import os
-from pathlib import Path
 from typing import Any
 
 import faiss
 import numpy as np
 import numpy.typing as npt
-
-from indexer.errors import IndexFileError
 
 logger = logging.getLogger(__name__)
 
@@ -74,28 +70,6 @@ def index_kind(index: Any) -> str:
     except RuntimeError:
         return type(index).__name__
     return f"IVF{ivf.nlist},Flat"
-
-
-def save_index(index: Any, path: Path) -> None:
-    """Write atomically: readers see the old file or the new one, never half of one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    faiss.write_index(faiss.index_gpu_to_cpu(index) if _on_gpu(index) else index, str(tmp))
-    with tmp.open("rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def load_index(path: Path) -> Any:
-    if not path.exists():
-        raise IndexFileError(f"index file {path} is missing")
-    try:
-        index = faiss.read_index(str(path))
-    except RuntimeError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
-        raise IndexFileError(f"index file {path} is corrupt: {first_line}") from exc
-    tune(index)
-    return index
 
 
 def _on_gpu(index: Any) -> bool:

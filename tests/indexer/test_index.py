@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from indexer.corpus_index import needs_rebuild
-from indexer.errors import IndexFileError
 from indexer.index import (
     EXACT_FACTORY,
     build_index,
     choose_factory,
     index_kind,
-    load_index,
-    save_index,
     search,
 )
 
@@ -61,26 +56,6 @@ def test_ivf_recall_at_10_against_exact_search() -> None:
     print(f"{factory}: recall@10 = {recall:.4f} on {n:,} clustered vectors")
     assert index_kind(index) == factory
     assert recall >= 0.95
-
-
-def test_save_is_atomic_and_loads_back(tmp_path: Path) -> None:
-    corpus = clustered_unit_vectors(300, 16, 5)
-    index = build_index(corpus, np.arange(300, dtype=np.int64), EXACT_FACTORY)
-    path = tmp_path / "index.faiss"
-    save_index(index, path)
-    assert [p.name for p in tmp_path.iterdir()] == ["index.faiss"]  # no temporary left over
-    loaded = load_index(path)
-    assert loaded.ntotal == 300
-    np.testing.assert_array_equal(search(loaded, corpus[:5], 1)[1][:, 0], np.arange(5))
-
-
-def test_missing_and_corrupt_files_raise_index_file_error(tmp_path: Path) -> None:
-    with pytest.raises(IndexFileError, match="missing"):
-        load_index(tmp_path / "none.faiss")
-    corrupt = tmp_path / "bad.faiss"
-    corrupt.write_bytes(b"this is not a faiss index")
-    with pytest.raises(IndexFileError, match="corrupt"):
-        load_index(corrupt)
 
 
 @pytest.mark.parametrize(

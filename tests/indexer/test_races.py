@@ -81,7 +81,7 @@ def test_a_reader_during_an_ingest_never_gets_a_wrong_answer(
     env = settings_env(settings) | {"QCLUST_ENCODE_CHUNK_ROWS": "16", "QCLUST_BATCH_SIZE": "16"}
     child = start_qclust(_ingest(questions), env, tmp_path / "ingest.log")
     sessions = open_database(settings.resolved_database_url)
-    opened = told = 0
+    opened = 0
     while child.process.is_alive():
         try:
             searcher = open_searcher(
@@ -93,11 +93,11 @@ def test_a_reader_during_an_ingest_never_gets_a_wrong_answer(
         opened += 1
         hits = searcher.search("how do I reset my password", k=3)
         assert all(hit.text for hit in hits)
-        try:
+        try:  # "duplicate" is certain; anything else only once every question is encoded
             check = searcher.check_duplicates("How do I reset my password?")
             assert check.verdict == "duplicate" or searcher.not_encoded == 0
         except NotEncodedError:
-            told += 1
+            assert searcher.not_encoded > 0
     assert child.wait() == 0, child.output
     assert opened > 3, "the reader should have opened the corpus while it was being written"
     assert_consistent(settings, sessions, default_encoder, "demo")
