@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import sys
 from dataclasses import dataclass
 from multiprocessing.context import ForkServerContext
@@ -41,6 +42,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
 
 
 def _child(argv: list[str], env: dict[str, str], log: str) -> None:
+    # As a command started at a terminal: a suite started with SIGINT ignored (shells do that
+    # for some background jobs) passes it on through the forkserver, and Ctrl-C would be lost.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     for name in [n for n in os.environ if n.startswith("QCLUST_")]:
         del os.environ[name]
     os.environ.update(env)
