@@ -32,12 +32,13 @@ install: $(BIN)/.installed ## Create the virtual environment and install qclust 
 lock: ## Re-resolve requirements.lock from pyproject.toml (deliberately: then run make test)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
+	@cp $(LOCK) $(LOCK).new  # uv keeps the versions an existing output file pins, where it can
 	$(BIN)/uv pip compile pyproject.toml requirements/torch-cpu.in --extra dev \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	  --find-links /opt/wheels --generate-hashes --no-header --quiet -o $(LOCK).new
 	@{ echo "# The tested set: made by 'make lock' from pyproject.toml and requirements/torch-cpu.in."; \
 	   echo "# Install it with 'make install' (pip --require-hashes); edit pyproject.toml, not this."; \
-	   cat $(LOCK).new; } > $(LOCK) && rm $(LOCK).new
+	   grep -v "^# The tested set\|^# Install it with" $(LOCK).new; } > $(LOCK) && rm $(LOCK).new
 	@echo "wrote $(LOCK); run 'make test' before committing it"
 
 .PHONY: demo

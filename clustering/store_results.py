@@ -15,6 +15,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from clustering.tracking import Tracking
+from db.changes import note_change
 from db.edits import replay_edits
 from db.faults import fault_point
 from db.models import (
@@ -93,6 +94,7 @@ def write_run(
             "merged_into": {str(k): v for k, v in result.tracking.merged_into.items()},
         }
         replay_edits(session, run)
+        note_change(session, corpus_id)
         fault_point("cluster:writing")  # inside the transaction: a kill here writes nothing
 
 

@@ -7,6 +7,7 @@ from typing import Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from db.changes import note_change
 from db.models import Corpus, PairLabel, PairVerdict, ThresholdCalibration
 
 
@@ -50,6 +51,7 @@ def save_calibration(
     session.add(row)
     corpus.duplicate_threshold = fitted.threshold
     session.flush()
+    note_change(session, corpus.id)
     return row
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from db.changes import note_change
 from db.models import (
     Cluster,
     ClusterIdentity,
@@ -155,3 +156,4 @@ def rename_cluster(session: Session, corpus_id: int, key: int, name: str | None)
     if identity is None:
         raise KeyError(key)
     identity.name = name.strip() if name and name.strip() else None
+    note_change(session, corpus_id)

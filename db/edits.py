@@ -12,6 +12,7 @@ from collections import Counter
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from db.changes import note_change
 from db.errors import QclustError
 from db.models import (
     Cluster,
@@ -52,6 +53,7 @@ def merge_clusters(
     )
     _apply_merge(session, run.id, source_members, target_key)
     _refresh_counts(session, run.id)
+    note_change(session, run.corpus_id)
     return len(source_members)
 
 
@@ -74,6 +76,7 @@ def move_question(
     )
     _apply_move(session, run.id, question_id, target_key)
     _refresh_counts(session, run.id)
+    note_change(session, run.corpus_id)
 
 
 def mark_canonical(session: Session, run: ClusterRun, question_id: int, *, by: str) -> None:
@@ -90,6 +93,7 @@ def mark_canonical(session: Session, run: ClusterRun, question_id: int, *, by: s
         )
     )
     _apply_canonical(session, run.id, question_id)
+    note_change(session, run.corpus_id)
 
 
 def replay_edits(session: Session, run: ClusterRun) -> int:

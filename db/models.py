@@ -52,6 +52,10 @@ class Corpus(Base):
     # Bumped in every transaction that changes what a search of the corpus can find (vectors,
     # the encoder): caches record the revision they were built at.
     revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # Bumped by every change a reader may have cached: vectors, threshold, calibration, a
+    # clustering run, an analyst's edit or label (`db.changes`). Long-lived readers (the HTTP
+    # service, the UI) compare it on each request, so a change anywhere is seen at once.
+    state_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
 
     encoder: Mapped[Encoder | None] = relationship(lazy="raise")
@@ -357,3 +361,22 @@ class ThresholdCalibration(Base):
     knots_x: Mapped[list[float]] = mapped_column(JsonDoc)  # isotonic fit: cosine ...
     knots_y: Mapped[list[float]] = mapped_column(JsonDoc)  # ... -> P(duplicate)
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+
+
+class TokenScope(enum.StrEnum):
+    READ = "read"  # search, duplicate checks, listings
+    WRITE = "write"  # and adding questions, labels, edits, thresholds
+
+
+class ApiToken(Base):
+    """A caller of the HTTP API (or an analyst of an exposed UI); only the token's hash is kept."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    scope: Mapped[TokenScope] = mapped_column(_value_enum(TokenScope))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(Timestamp)
+    revoked_at: Mapped[datetime | None] = mapped_column(Timestamp)

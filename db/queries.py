@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
+from db.changes import note_change
 from db.errors import CorpusNotFoundError
 from db.models import Corpus, Encoder, IngestRun, Question, QuestionVector
 
@@ -153,4 +154,6 @@ def set_duplicate_threshold(session: Session, name: str, threshold: float | None
         raise ValueError(f"a duplicate threshold is a cosine in (0, 1], not {threshold}")
     corpus = get_corpus(session, name)
     corpus.duplicate_threshold = threshold
+    session.flush()
+    note_change(session, corpus.id)
     return corpus

@@ -30,8 +30,12 @@ def _wire_dtype(dtype: VectorDtype) -> np.dtype[np.floating]:
 
 
 def bump_revision(session: Session, corpus_id: int) -> None:
+    """The vectors changed: index caches are stale, and so is every reader's state."""
     session.execute(
-        update(Corpus).where(Corpus.id == corpus_id).values(revision=Corpus.revision + 1)
+        update(Corpus)
+        .where(Corpus.id == corpus_id)
+        .values(revision=Corpus.revision + 1, state_revision=Corpus.state_revision + 1)
+        .execution_options(synchronize_session=False)
     )
 
 

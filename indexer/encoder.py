@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from indexer.encoder_gate import EncoderGate
 from indexer.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ class Encoder:
                 f"truncate_dim {spec.truncate_dim} is out of range for '{spec.model}' (1 to {full})"
             )
         self.dimension: int = spec.truncate_dim or full
+        self._gate = EncoderGate()
 
     @classmethod
     def for_new_corpus(
@@ -171,8 +173,23 @@ class Encoder:
         return str(self.model.device)
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
+        """Encode texts; safe to call from many threads (see `EncoderGate`)."""
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
+        if len(texts) <= self.batch_size:
+            with self._gate.turn(short=True):
+                return self._encode(texts, show_progress=show_progress)
+        # Longest first, as sentence-transformers would sort them, so chunks pad as little.
+        order = np.argsort([-len(text) for text in texts], kind="stable")
+        matrix = np.empty((len(texts), self.dimension), dtype=np.float32)
+        with self._gate.big_batch():
+            for start in range(0, len(texts), self.batch_size):
+                rows = order[start : start + self.batch_size]
+                with self._gate.turn(short=False):
+                    matrix[rows] = self._encode([texts[int(row)] for row in rows])
+        return matrix
+
+    def _encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
         vectors = self.model.encode(
             list(texts),
             prompt=self.spec.prompt,

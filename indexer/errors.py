@@ -30,3 +30,7 @@ class IndexFileError(QclustError):
 
 class NotEncodedError(QclustError):
     """Some questions are stored but not encoded: an answer of 'new' could be wrong."""
+
+
+class InvalidQuestionError(QclustError):
+    """A query or question that breaks the rules stored questions follow (too long, NUL)."""

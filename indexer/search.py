@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -19,7 +19,7 @@ from db.settings import Settings
 from db.vectors import vector_ids, vectors_of
 from indexer.calibration import probability
 from indexer.corpus_index import CorpusLocation, locate_corpus, open_index
-from indexer.encoder import Encoder
+from indexer.encoder import Encoder, EncoderSpec
 from indexer.errors import EmptyQueryError, NotEncodedError
 from indexer.index import search as index_search
 from indexer.index import to_search_device
@@ -72,7 +72,12 @@ class CorpusSearcher:
         settings: Settings,
         sessions: sessionmaker[Session],
         encoder: Encoder | None = None,
+        previous: CorpusSearcher | None = None,
+        encoders: Callable[[EncoderSpec], Encoder] | None = None,
     ) -> None:
+        """`previous`, a searcher of the same corpus opened earlier, lends its index when the
+        corpus's vectors have not changed since (a threshold or a clustering run changed);
+        `encoders` hands out shared, loaded encoders by spec."""
         self.settings, self.sessions = settings, sessions
         location = locate_corpus(sessions, settings, corpus_name)
         self.corpus_id, self.corpus_name = location.corpus_id, location.name
@@ -84,13 +89,24 @@ class CorpusSearcher:
             (calibration.knots_x, calibration.knots_y) if calibration is not None else None
         )
         if encoder is None or encoder.spec != location.spec:
-            encoder = Encoder(location.spec, device=settings.device, batch_size=settings.batch_size)
+            encoder = (
+                encoders(location.spec)
+                if encoders is not None
+                else Encoder(location.spec, device=settings.device, batch_size=settings.batch_size)
+            )
         self.encoder = encoder
         self.location = location
         if location.not_encoded:
             logger.warning("%s", location.not_encoded_message())
-        index = open_index(sessions, location, exact_max=settings.exact_index_max)
-        self.index = to_search_device(index, settings.ngpu)
+        if (
+            previous is not None
+            and previous.location.encoder_id == location.encoder_id
+            and previous.location.revision == location.revision
+        ):
+            self.index: Any = previous.index
+        else:
+            index = open_index(sessions, location, exact_max=settings.exact_index_max)
+            self.index = to_search_device(index, settings.ngpu)
 
     @property
     def size(self) -> int:

@@ -1,0 +1,283 @@
+"""`Service`: one per process; owns the database sessions, the loaded models and the per-corpus
+searchers, and holds every use case once. Front ends parse, call and render; nothing else.
+
+Every answer is computed at the corpus's current state revision (`app.service.searchers`), so a
+change made by any process (an ingest, a threshold, a clustering run, an edit) is seen by the
+next call, with no restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from app.service.annotate import annotate
+from app.service.results import Check, Match, SearchResult, ThresholdInfo, ThresholdSource
+from app.service.searchers import CorpusState, SearcherCache
+from db.calibrations import latest_calibration
+from db.cluster_queries import latest_run, rename_cluster
+from db.edits import mark_canonical, merge_clusters, move_question
+from db.errors import QclustError
+from db.labels import label_counts, ordered, record_label
+from db.models import ClusterRun, PairVerdict
+from db.queries import CorpusSummary, get_corpus, set_duplicate_threshold, summarize_corpora
+from db.runs import close_abandoned_runs
+from db.session import open_database
+from db.settings import Settings
+from indexer.errors import InvalidQuestionError
+from indexer.readers import SourceRow
+from indexer.search import Hit, verdict_for
+from indexer.validation import check_question
+
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class NewQuestion:
+    """A question to add, as a program sends it (the HTTP API, `add_questions`)."""
+
+    text: str
+    external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Placement:
+    placed: int
+    unassigned: int
+
+
+class Service:
+    def __init__(self, settings: Settings, sessions: sessionmaker[Session] | None = None) -> None:
+        self.settings = settings
+        self.sessions = sessions or open_database(settings.resolved_database_url)
+        self.searchers = SearcherCache(settings, self.sessions)
+
+    # -- reading -------------------------------------------------------------------------
+
+    def corpora(self) -> list[CorpusSummary]:
+        with self.sessions.begin() as session:
+            close_abandoned_runs(session)
+            return summarize_corpora(session)
+
+    def state(self, corpus: str) -> CorpusState:
+        return self.searchers.state(corpus)
+
+    def search(self, corpus: str, query: str, k: int = 10) -> SearchResult:
+        return self.search_many(corpus, [query], k)[0]
+
+    def search_many(self, corpus: str, queries: Sequence[str], k: int = 10) -> list[SearchResult]:
+        self._check_queries(queries)
+        state = self.state(corpus)
+        rows = state.searcher.search_many(queries, k)
+        return [
+            SearchResult(
+                corpus,
+                query,
+                self._annotated(state, hits),
+                state.searcher.not_encoded,
+                state.revision,
+            )  # fmt: skip
+            for query, hits in zip(queries, rows, strict=True)
+        ]
+
+    def check(
+        self,
+        corpus: str,
+        questions: Sequence[str],
+        *,
+        k: int = 10,
+        threshold: float | None = None,
+    ) -> list[Check]:
+        """The duplicate check: 'duplicate', 'possible' or 'new', with the nearest questions.
+
+        Raises `NotEncodedError` rather than answer 'new' while some stored questions cannot
+        be found yet (one of them may be the duplicate).
+        """
+        self._check_queries(questions)
+        state = self.state(corpus)
+        searcher = state.searcher
+        checks = searcher.check_duplicates_many(questions, k=k, threshold=threshold)
+        source = "own" if threshold is not None else self._threshold_source(state)
+        return [
+            Check(
+                question=check.question,
+                verdict=check.verdict,
+                threshold=check.threshold,
+                possible_threshold=check.possible_threshold,
+                threshold_source=source,
+                probability=check.probability,
+                matches=self._annotated(state, check.matches),
+                nearest=self._annotated(state, check.nearest),
+            )
+            for check in checks
+        ]
+
+    def threshold(self, corpus: str) -> ThresholdInfo:
+        with self.sessions() as session:
+            row = get_corpus(session, corpus)
+            calibration = latest_calibration(session, row.id)
+            labels = sum(label_counts(session, row.id).values())
+            value = row.duplicate_threshold or self.settings.duplicate_threshold
+            source: ThresholdSource = (
+                "default"
+                if row.duplicate_threshold is None
+                else "calibrated"
+                if calibration is not None and calibration.threshold == row.duplicate_threshold
+                else "own"
+            )
+        return ThresholdInfo(corpus, value, self.possible_threshold(value), source, labels)
+
+    def possible_threshold(self, threshold: float) -> float:
+        """Scores this close below the threshold are 'possible' duplicates."""
+        return round(max(0.0, threshold - self.settings.possible_margin), 6)
+
+    def verdict(self, score: float | None, threshold: float) -> str:
+        return verdict_for(score, threshold, self.possible_threshold(threshold))
+
+    # -- writing -------------------------------------------------------------------------
+
+    def set_threshold(self, corpus: str, value: float | None) -> ThresholdInfo:
+        """Set the corpus's own threshold (None: back to the default)."""
+        with self.sessions.begin() as session:
+            try:
+                set_duplicate_threshold(session, corpus, value)
+            except ValueError as exc:
+                raise QclustError(str(exc)) from None
+        return self.threshold(corpus)
+
+    def add_questions(
+        self, corpus: str, questions: Sequence[NewQuestion], *, source: str = "api"
+    ) -> tuple[object, Placement]:
+        """Store, encode and index questions; searchable when this returns, and placed into
+        the latest clustering run's clusters. The corpus must exist (its model is known)."""
+        from indexer.ingest import ingest_rows
+
+        with self.sessions() as session:
+            get_corpus(session, corpus)
+        rows = iter(
+            [SourceRow(line=n, text=q.text, external_id=q.external_id) for n, q in
+             enumerate(questions, start=1)]
+        )  # fmt: skip
+        encoder = self.state(corpus).searcher.encoder
+        report = ingest_rows(
+            rows, corpus, source=source, settings=self.settings, sessions=self.sessions,
+            encoder=encoder,
+        )  # fmt: skip
+        return report, self.place_new(corpus) if report.added else Placement(0, 0)
+
+    def ingest_file(
+        self,
+        path: Path,
+        corpus: str,
+        *,
+        text_column: str | None = None,
+        id_column: str | None = None,
+        file_format: str | None = None,
+        model: str | None = None,
+        truncate_dim: int | None = None,
+        prompt: str | None = None,
+        progress: ProgressFn = _no_progress,
+    ) -> tuple[object, Placement]:
+        """Ingest a file (resumable), then place the new questions into existing clusters."""
+        from indexer.ingest import ingest_file
+
+        report = ingest_file(
+            path, corpus, settings=self.settings, sessions=self.sessions,
+            text_column=text_column, id_column=id_column,
+            file_format=file_format,  # type: ignore[arg-type]  # checked by the reader
+            model=model, truncate_dim=truncate_dim, prompt=prompt, progress=progress,
+        )  # fmt: skip
+        placement = self.place_new(corpus) if report.added else Placement(0, 0)
+        return report, placement
+
+    def place_new(self, corpus: str) -> Placement:
+        """New questions join the latest run's clusters until the next full run."""
+        from clustering.assign import place_new_questions
+
+        placed = place_new_questions(corpus, settings=self.settings, sessions=self.sessions)
+        return Placement(placed.placed, placed.unassigned)
+
+    def cluster(
+        self, corpus: str, params: object | None = None, *, progress: ProgressFn = _no_progress
+    ) -> ClusterRun:
+        """A full clustering run; returns the stored run."""
+        from clustering.params import ClusterParams
+        from clustering.pipeline import run_clustering
+
+        run_id = run_clustering(
+            corpus, settings=self.settings, sessions=self.sessions,
+            params=params if isinstance(params, ClusterParams) else ClusterParams(),
+            progress=progress,
+        )  # fmt: skip
+        with self.sessions() as session:
+            run = session.get_one(ClusterRun, run_id)
+            session.expunge(run)
+        return run
+
+    def rename_cluster(self, corpus: str, key: int, name: str | None) -> None:
+        with self.sessions.begin() as session:
+            try:
+                rename_cluster(session, get_corpus(session, corpus).id, key, name)
+            except KeyError:
+                raise QclustError(f"corpus '{corpus}' has no cluster {key}") from None
+
+    def merge_clusters(self, corpus: str, source: int, target: int, *, by: str) -> int:
+        """Merge cluster `source` into `target` in the latest run; returns how many moved."""
+        with self.sessions.begin() as session:
+            return merge_clusters(session, self._latest_run(session, corpus), source, target, by=by)
+
+    def move_question(self, corpus: str, question_id: int, target: int, *, by: str) -> None:
+        with self.sessions.begin() as session:
+            move_question(session, self._latest_run(session, corpus), question_id, target, by=by)
+
+    def mark_canonical(self, corpus: str, question_id: int, *, by: str) -> None:
+        with self.sessions.begin() as session:
+            mark_canonical(session, self._latest_run(session, corpus), question_id, by=by)
+
+    def label_pair(
+        self, corpus: str, first_id: int, second_id: int, verdict: PairVerdict, *, by: str
+    ) -> None:
+        """An analyst's verdict on a pair; the similarity is the corpus's own cosine."""
+        pair = ordered(first_id, second_id)
+        searcher = self.state(corpus).searcher
+        ids, vectors = searcher.vectors_of(list(pair))
+        if len(ids) != 2:
+            raise QclustError(f"corpus '{corpus}' has no encoded questions {pair[0]} and {pair[1]}")
+        similarity = float(vectors[0] @ vectors[1])
+        with self.sessions.begin() as session:
+            record_label(session, searcher.corpus_id, pair, verdict, similarity=similarity, by=by)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _check_queries(self, texts: Sequence[str]) -> None:
+        """The rules stored questions follow (one length limit), for queries too."""
+        for number, text in enumerate(texts, start=1):
+            problem = check_question(text, max_chars=self.settings.max_question_chars)
+            if problem is not None and problem.kind != "empty":  # empty: EmptyQueryError later
+                where = f"question {number}: " if len(texts) > 1 else ""
+                raise InvalidQuestionError(where + problem.message)
+
+    def _threshold_source(self, state: CorpusState) -> ThresholdSource:
+        searcher = state.searcher
+        with self.sessions() as session:
+            row = get_corpus(session, searcher.corpus_name)
+        if row.duplicate_threshold is None:
+            return "default"
+        return "calibrated" if searcher.calibration is not None else "own"
+
+    def _annotated(self, state: CorpusState, hits: Sequence[Hit]) -> list[Match]:
+        with self.sessions() as session:
+            return annotate(session, state, hits)
+
+    def _latest_run(self, session: Session, corpus: str) -> ClusterRun:
+        run = latest_run(session, get_corpus(session, corpus).id)
+        if run is None:
+            raise QclustError(f"corpus '{corpus}' has no clustering run yet; run 'qclust cluster'")
+        return run

@@ -1,0 +1,108 @@
+"""Per-corpus searchers that are never stale: each use reads the corpus's state revision (one
+indexed row) and rebuilds the searcher when it moved, reusing the index when only non-vector
+state changed (a threshold, a calibration, a clustering run)."""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from db.changes import state_revision
+from db.cluster_queries import cluster_views, latest_run
+from db.errors import CorpusNotFoundError
+from db.queries import corpus_names
+from db.settings import Settings
+from indexer.encoder import Encoder, EncoderSpec
+from indexer.search import CorpusSearcher
+
+
+@dataclass(frozen=True)
+class CorpusState:
+    """What one state revision of a corpus looks like to a reader."""
+
+    revision: int
+    searcher: CorpusSearcher
+    run_id: int | None  # the latest finished clustering run
+    cluster_names: dict[int, str] = field(default_factory=dict)
+
+
+class SearcherCache:
+    """Searchers for at most `max_corpora` corpora, least recently used dropped first; safe to
+    share between threads (a corpus is built once however many requests ask at once)."""
+
+    def __init__(
+        self, settings: Settings, sessions: sessionmaker[Session], *, max_corpora: int = 8
+    ) -> None:
+        self.settings, self.sessions = settings, sessions
+        self.max_corpora = max_corpora
+        self._states: OrderedDict[str, CorpusState] = OrderedDict()
+        self._encoders: dict[EncoderSpec, Encoder] = {}
+        self._encoder_lock = threading.Lock()
+        self._lock = threading.Lock()
+        self._building: dict[str, threading.Lock] = {}
+
+    def state(self, corpus: str) -> CorpusState:
+        """The corpus as the database has it now."""
+        with self.sessions() as session:
+            revision = state_revision(session, corpus)
+            if revision is None:
+                raise CorpusNotFoundError(corpus, corpus_names(session))
+        cached = self._fresh(corpus, revision)
+        if cached is not None:
+            return cached
+        with self._build_lock(corpus):
+            cached = self._fresh(corpus, revision)
+            if cached is not None:
+                return cached
+            state = self._build(corpus, revision)
+            with self._lock:
+                self._states[corpus] = state
+                self._states.move_to_end(corpus)
+                while len(self._states) > self.max_corpora:
+                    self._states.popitem(last=False)
+            return state
+
+    def searcher(self, corpus: str) -> CorpusSearcher:
+        return self.state(corpus).searcher
+
+    def _fresh(self, corpus: str, revision: int) -> CorpusState | None:
+        with self._lock:
+            cached = self._states.get(corpus)
+            if cached is None or cached.revision < revision:
+                return None
+            self._states.move_to_end(corpus)
+            return cached
+
+    def _build_lock(self, corpus: str) -> threading.Lock:
+        with self._lock:
+            return self._building.setdefault(corpus, threading.Lock())
+
+    def _build(self, corpus: str, revision: int) -> CorpusState:
+        # Read after `revision`: what is built is at least that new, never older.
+        with self._lock:
+            previous = self._states.get(corpus)
+        searcher = CorpusSearcher(
+            corpus,
+            settings=self.settings,
+            sessions=self.sessions,
+            previous=previous.searcher if previous else None,
+            encoders=self.encoder,
+        )
+        with self.sessions() as session:
+            run = latest_run(session, searcher.corpus_id)
+            names = {view.key: view.name for view in cluster_views(session, run)} if run else {}
+        return CorpusState(revision, searcher, run.id if run else None, names)
+
+    def encoder(self, spec: EncoderSpec) -> Encoder:
+        """One loaded model per spec, shared by every corpus that uses it."""
+        with self._encoder_lock:
+            loaded = self._encoders.get(spec)
+            if loaded is None:
+                loaded = Encoder(
+                    spec, device=self.settings.device, batch_size=self.settings.batch_size
+                )
+                self._encoders[spec] = loaded
+            return loaded

@@ -1,0 +1,36 @@
+"""The corpus's state revision: one counter that every change a reader may cache bumps.
+
+Writers call `note_change` in the transaction that makes the change, so the new revision and
+the change commit together; readers (`app.service`) read `state_revision` on each request and
+rebuild what they hold when it moved. One indexed read of one row: cheap enough for every call.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from db.models import Corpus
+
+
+def note_change(session: Session, corpus_id: int) -> None:
+    """Bump the corpus's state revision in the caller's transaction."""
+    session.execute(
+        update(Corpus)
+        .where(Corpus.id == corpus_id)
+        .values(state_revision=Corpus.state_revision + 1)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def state_revisions(session: Session) -> dict[str, int]:
+    """Every corpus's state revision, by name."""
+    return {
+        name: int(rev) for name, rev in session.execute(select(Corpus.name, Corpus.state_revision))
+    }
+
+
+def state_revision(session: Session, name: str) -> int | None:
+    """The corpus's state revision; None when there is no such corpus (any more)."""
+    value = session.scalar(select(Corpus.state_revision).where(Corpus.name == name))
+    return None if value is None else int(value)
