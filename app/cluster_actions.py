@@ -11,13 +11,18 @@ from dataclasses import dataclass
 from functools import partial
 
 import streamlit as st
-from sqlalchemy.orm import Session
 
-from app.ui_resources import analyst_name, forget_cluster_views, sessions
+from app.service import Service
+from app.ui_resources import (
+    READ_ONLY_MESSAGE,
+    analyst_name,
+    forget_cluster_views,
+    may_write,
+    service,
+)
 from app.ui_text import escape_markdown
-from db.edits import OUTLIER_KEY, mark_canonical, merge_clusters, move_question
+from db.edits import OUTLIER_KEY
 from db.errors import QclustError
-from db.models import ClusterRun
 from db.settings import Settings
 
 NOTICE = "cluster_notice"
@@ -33,11 +38,13 @@ class ShownQuestion:
 
 
 def _run_action(
-    settings: Settings, run_id: int, action: Callable[[Session, ClusterRun], str]
+    settings: Settings, corpus: str, run_id: int, action: Callable[[Service, str, int], str]
 ) -> None:
+    if not may_write():
+        st.session_state[NOTICE] = ("error", READ_ONLY_MESSAGE)
+        return
     try:
-        with sessions(settings).begin() as session:
-            message = action(session, session.get_one(ClusterRun, run_id))
+        message = action(service(settings), corpus, run_id)
     except QclustError as exc:
         st.session_state[NOTICE] = ("error", escape_markdown(str(exc)))
         return
@@ -45,28 +52,29 @@ def _run_action(
     st.session_state[NOTICE] = ("success", message)
 
 
-def _merge(source: int, target_field: str, session: Session, run: ClusterRun) -> str:
+def _merge(source: int, target_field: str, lookup: Service, corpus: str, run_id: int) -> str:
     target = int(st.session_state[target_field])
-    moved = merge_clusters(session, run, source, target, by=analyst_name())
+    moved = lookup.merge_clusters(corpus, source, target, by=analyst_name(), seen_run=run_id)
     return f"Cluster {source} ({moved:,} questions) is merged into cluster {target}."
 
 
-def _move(question_field: str, target_field: str, session: Session, run: ClusterRun) -> str:
+def _move(question_field: str, target_field: str, lookup: Service, corpus: str, run_id: int) -> str:
     question = int(st.session_state[question_field])
     target = int(st.session_state[target_field])
-    move_question(session, run, question, target, by=analyst_name())
+    lookup.move_question(corpus, question, target, by=analyst_name(), seen_run=run_id)
     where = "out of every cluster" if target == OUTLIER_KEY else f"to cluster {target}"
     return f"Question {question} is moved {where}."
 
 
-def _canonical(question_field: str, session: Session, run: ClusterRun) -> str:
+def _canonical(question_field: str, lookup: Service, corpus: str, run_id: int) -> str:
     question = int(st.session_state[question_field])
-    mark_canonical(session, run, question, by=analyst_name())
+    lookup.mark_canonical(corpus, question, by=analyst_name(), seen_run=run_id)
     return f"Question {question} is now its group's canonical question."
 
 
 def show_actions(
     settings: Settings,
+    corpus: str,
     run_id: int,
     key: int,
     names: dict[int, str],
@@ -88,7 +96,7 @@ def show_actions(
                 "Merge",
                 key="merge",
                 on_click=_run_action,
-                args=(settings, run_id, partial(_merge, key, "merge_target")),
+                args=(settings, corpus, run_id, partial(_merge, key, "merge_target")),
             )
         if shown:
             targets = [OUTLIER_KEY, *others] if key != OUTLIER_KEY else others
@@ -103,7 +111,7 @@ def show_actions(
                 "Move",
                 key="move",
                 on_click=_run_action,
-                args=(settings, run_id, partial(_move, "move_question", "move_target")),
+                args=(settings, corpus, run_id, partial(_move, "move_question", "move_target")),
             )
         grouped = {q.question_id: q.text for q in shown if q.group_id is not None}
         if grouped:
@@ -118,7 +126,7 @@ def show_actions(
                 "Mark canonical",
                 key="canonical",
                 on_click=_run_action,
-                args=(settings, run_id, partial(_canonical, "canonical_question")),
+                args=(settings, corpus, run_id, partial(_canonical, "canonical_question")),
             )
 
 

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app.ui_login import require_login
+from db.settings import Settings
+
 st.set_page_config(page_title="qclust", layout="wide")
+require_login(Settings())
 
 # Paths are relative to this file. Adding a page is adding a line.
 PAGES = [

@@ -17,27 +17,41 @@ from pathlib import Path
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.service import Service
+from app.ui_login import signed_in_user
 from app.ui_text import escape_markdown, markdown_code
 from db.cluster_queries import ClusterView, cluster_views, latest_run
-from db.models import ClusterRun
+from db.models import ClusterRun, TokenScope
 from db.queries import CorpusSummary, get_corpus, summarize_corpora
 from db.session import open_database
 from db.settings import Settings
 from indexer.errors import InputFileError
-from indexer.search import CorpusSearcher, open_searcher
-
-# Searchers hold a model and an index; a few corpora fit in memory, not an unbounded number.
-_MAX_SEARCHERS = 8
-
+from indexer.search import CorpusSearcher
 
 ANALYST = "analyst"
 _KEPT_ANALYST = "kept_analyst"
 
 
+READ_ONLY_MESSAGE = (
+    "You signed in with a read-only token: searching and browsing only. Sign in with a "
+    "write token to label, edit or ingest."
+)
+
+
 def analyst_name() -> str:
-    """Who is editing or labelling: the sidebar's name, else `QCLUST_ANALYST`, else the OS user."""
+    """Who is editing or labelling: the signed-in token's name on an exposed UI, else the
+    sidebar's name, else `QCLUST_ANALYST`, else the OS user."""
+    signed_in = signed_in_user()
+    if signed_in is not None:
+        return signed_in.name
     typed = str(st.session_state.get(ANALYST) or st.session_state.get(_KEPT_ANALYST) or "")
     return typed.strip() or default_analyst()
+
+
+def may_write() -> bool:
+    """False only for an analyst signed in with a read-only token."""
+    signed_in = signed_in_user()
+    return signed_in is None or signed_in.scope is TokenScope.WRITE
 
 
 def default_analyst() -> str:
@@ -49,6 +63,10 @@ def analyst_input() -> str:
 
     The name is also kept under a key no widget owns, so it survives page switches.
     """
+    signed_in = signed_in_user()
+    if signed_in is not None:
+        st.sidebar.text_input("Analyst", value=signed_in.name, disabled=True)
+        return signed_in.name
     typed = st.sidebar.text_input(
         "Analyst", value=st.session_state.get(_KEPT_ANALYST) or default_analyst(), key=ANALYST
     )
@@ -76,12 +94,6 @@ def corpus_summaries(settings: Settings) -> list[CorpusSummary]:
         return summarize_corpora(session)
 
 
-def summary_stamp(summary: CorpusSummary) -> str:
-    """Changes whenever an ingest touches the corpus, so a stale searcher is not reused."""
-    last = summary.last_ingest.isoformat() if summary.last_ingest else "-"
-    return f"{summary.questions}-{summary.not_encoded}@{last}"
-
-
 def warn_if_not_encoded(summary: CorpusSummary) -> None:
     """Say so when some questions cannot be found yet, rather than let a search look complete."""
     if summary.not_encoded:
@@ -92,22 +104,21 @@ def warn_if_not_encoded(summary: CorpusSummary) -> None:
         )
 
 
-@st.cache_resource(show_spinner="Loading the model and index...", max_entries=_MAX_SEARCHERS)
-def _searcher_for(
-    corpus_name: str, database_url: str, data_dir: str, stamp: str, _settings: Settings
-) -> CorpusSearcher:
+@st.cache_resource(show_spinner="Opening the corpus...")
+def _service_for(database_url: str, data_dir: str, _settings: Settings) -> Service:
     # The leading underscore keeps `_settings` out of the cache key; the url and data dir
     # stand in for it.
-    loaded = open_searcher(corpus_name, settings=_settings, sessions=_sessions_for(database_url))
-    loaded.encoder.encode(["warm up"])  # the first encode is slow; keep it out of timed searches
-    return loaded
+    return Service(_settings, _sessions_for(database_url))
 
 
-def searcher(settings: Settings, corpus_name: str, stamp: str = "") -> CorpusSearcher:
-    """One cached `CorpusSearcher` per corpus, database and data dir (and corpus version)."""
-    return _searcher_for(
-        corpus_name, settings.resolved_database_url, str(settings.data_dir), stamp, settings
-    )
+def service(settings: Settings) -> Service:
+    """The process's one `Service` for the configured database: every page's use cases."""
+    return _service_for(settings.resolved_database_url, str(settings.data_dir), settings)
+
+
+def searcher(settings: Settings, corpus_name: str) -> CorpusSearcher:
+    """The corpus's searcher at its current state (a change anywhere is seen at once)."""
+    return service(settings).state(corpus_name).searcher
 
 
 # What follows is shared by the pages that pick a corpus and show its latest clustering run.

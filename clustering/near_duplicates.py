@@ -34,14 +34,22 @@ def _components(graph: KnnGraph, threshold: float) -> Labels:
     return components
 
 
+TIE_TOLERANCE = 1e-4
+
+
 def medoid(vectors: npt.NDArray[np.float32]) -> int:
     """The member most similar to the others: the largest sum of cosines to the group.
 
     That sum is each vector's dot product with the group's summed vector, so it costs one
     matrix-vector product, not the n-by-n similarity matrix (chains in big components are
     cut again and again, and the square made that cubic).
+
+    Sums within float noise of the best are a tie (in a pair, both members' sums are the
+    same number), won by the first member, the oldest question: the choice must not flip
+    with the last bits of an encoding.
     """
-    return int(np.argmax(vectors @ vectors.sum(axis=0)))
+    sums = vectors @ vectors.sum(axis=0)
+    return int(np.flatnonzero(sums >= sums.max() - TIE_TOLERANCE)[0])
 
 
 def _split_chains(

@@ -1,5 +1,6 @@
 """The corpus's state revision: one counter that every change a reader may cache bumps.
 
+Labels are the exception: they change no answer until a calibration, which notes its change.
 Writers call `note_change` in the transaction that makes the change, so the new revision and
 the change commit together; readers (`app.service`) read `state_revision` on each request and
 rebuild what they hold when it moved. One indexed read of one row: cheap enough for every call.

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from db.changes import note_change
 from db.models import PairLabel, PairVerdict, utcnow
 
 
@@ -42,7 +41,6 @@ def record_label(
     label.verdict, label.similarity = verdict, similarity
     label.labelled_by, label.labelled_at = by, utcnow()
     session.flush()
-    note_change(session, corpus_id)
     return label
 
 

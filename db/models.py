@@ -53,7 +53,7 @@ class Corpus(Base):
     # the encoder): caches record the revision they were built at.
     revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     # Bumped by every change a reader may have cached: vectors, threshold, calibration, a
-    # clustering run, an analyst's edit or label (`db.changes`). Long-lived readers (the HTTP
+    # clustering run, an analyst's edit (`db.changes`). Long-lived readers (the HTTP
     # service, the UI) compare it on each request, so a change anywhere is seen at once.
     state_revision: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)

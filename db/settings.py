@@ -61,6 +61,10 @@ class Settings(BaseSettings):
         default=100_000, ge=1, description="Corpora up to this size get an exact (flat) index"
     )
     ngpu: int = Field(default=-1, ge=-1, description="GPUs for FAISS search: 0 = CPU, -1 = all")
+    ui_login: bool = Field(
+        default=False,
+        description="The UI asks for an API token ('qclust ui --host' sets it when exposed)",
+    )
 
     @model_validator(mode="after")
     def _expand_paths(self) -> Settings:

@@ -11,22 +11,24 @@ import streamlit as st
 from app.cluster_actions import NOTICE, ShownQuestion, show_actions
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
+    READ_ONLY_MESSAGE,
     analyst_input,
     corpus_summaries,
     current_settings,
     forget_cluster_views,
     latest_run_of,
+    may_write,
     no_run_message,
     run_cluster_views,
     select_corpus,
+    service,
     sessions,
     show_error,
 )
 from app.ui_text import escape_markdown
-from db.cluster_queries import ClusterView, MemberView, cluster_members, rename_cluster
+from db.cluster_queries import ClusterView, MemberView, cluster_members
 from db.errors import QclustError
 from db.models import ClusterRun
-from db.queries import get_corpus
 from db.settings import Settings
 from db.ui_queries import GroupView, OutlierView, cluster_groups, outlier_members, run_member_count
 
@@ -137,11 +139,9 @@ def groups_frame(groups: Sequence[GroupView]) -> pd.DataFrame:
 
 
 def rename(settings: Settings, corpus_name: str, key: int, name: str) -> None:
-    with sessions(settings).begin() as session:
-        try:
-            rename_cluster(session, get_corpus(session, corpus_name).id, key, name)
-        except KeyError:
-            raise QclustError(f"corpus '{corpus_name}' has no cluster {key}") from None
+    if not may_write():
+        raise QclustError(READ_ONLY_MESSAGE)
+    service(settings).rename_cluster(corpus_name, key, name)
     forget_cluster_views()
 
 
@@ -306,7 +306,7 @@ def show_cluster(
         st.caption(f"keywords: {keywords} · {change_label(view)}")
         show_rename(settings, corpus_name, view, run.id)
     shown = show_members(settings, run, key, names)
-    show_actions(settings, run.id, key, names, shown)
+    show_actions(settings, corpus_name, run.id, key, names, shown)
     show_groups(settings, run.id, key)
 
 

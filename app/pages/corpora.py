@@ -7,28 +7,28 @@ from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
-from sqlalchemy.orm import Session, sessionmaker
 
+from app.service import Service
+from app.service.core import Placement
 from app.ui_resources import (
+    READ_ONLY_MESSAGE,
     StreamlitProgress,
     corpus_summaries,
     counted,
     current_settings,
+    may_write,
+    service,
     sessions,
     show_error,
     uploaded_file,
 )
 from app.ui_text import escape_markdown
-from clustering.assign import AssignReport, place_new_questions
-from clustering.pipeline import run_clustering
 from db.errors import QclustError
 from db.models import ClusterRun
 from db.queries import CorpusSummary
 from db.settings import Settings
 from db.ui_queries import RunOverview, latest_runs_by_corpus
-from indexer.encoder import Encoder
-from indexer.ingest import IngestReport, ProgressFn, ingest_rows
-from indexer.readers import read_rows
+from indexer.ingest import IngestReport, ProgressFn
 
 UPLOAD_TYPES = ["csv", "tsv", "jsonl", "ndjson", "parquet", "txt"]
 NEW_CORPUS = "(new corpus)"
@@ -87,28 +87,21 @@ def ingest_upload(
     filename: str,
     corpus_name: str,
     *,
-    settings: Settings,
-    sessions: sessionmaker[Session],
+    service: Service,
     text_column: str | None = None,
     id_column: str | None = None,
-    encoder: Encoder | None = None,
     progress: ProgressFn = _no_progress,
-) -> IngestReport:
-    """Ingest an uploaded file's bytes as `qclust ingest` ingests a file."""
+) -> tuple[IngestReport, Placement]:
+    """Ingest an uploaded file's bytes as `qclust ingest` ingests a file (new questions are
+    placed into the latest run's clusters)."""
     name = corpus_name.strip()
     if not name:
         raise QclustError("give the corpus a name")
     with uploaded_file(data, filename) as path:
-        rows = read_rows(path, text_column=text_column, id_column=id_column)
-        return ingest_rows(
-            rows,
-            name,
-            source=f"upload: {filename}",
-            settings=settings,
-            sessions=sessions,
-            encoder=encoder,
-            progress=progress,
-        )
+        return service.ingest_file(
+            path, name, text_column=text_column, id_column=id_column,
+            source=f"upload: {filename}", progress=progress,
+        )  # fmt: skip
 
 
 def ingest_summary(report: IngestReport, filename: str) -> str:
@@ -137,15 +130,12 @@ def run_summary(run: ClusterRun) -> str:
 
 def cluster_now(settings: Settings, corpus_name: str) -> ClusterRun:
     bar = StreamlitProgress(f"Clustering '{escape_markdown(corpus_name)}'...")
-    factory = sessions(settings)
-    run_id = run_clustering(corpus_name, settings=settings, sessions=factory, progress=bar)
-    with factory() as session:
-        run = session.get_one(ClusterRun, run_id)
+    run = service(settings).cluster(corpus_name, progress=bar)
     bar.finish(f"Clustered '{escape_markdown(corpus_name)}'")
     return run
 
 
-def placement_summary(placed: AssignReport) -> str:
+def placement_summary(placed: Placement) -> str:
     return (
         f"Placed {placed.placed:,} new questions into the latest run's clusters, "
         f"{placed.unassigned:,} unassigned (until the next clustering)."
@@ -188,13 +178,15 @@ def ingest_section(settings: Settings, names: Sequence[str]) -> None:
         return
     if upload is None:
         return
+    if not may_write():
+        st.error(READ_ONLY_MESSAGE)
+        return
     bar = StreamlitProgress(f"Ingesting {escape_markdown(upload.name)}...")
-    report = ingest_upload(
+    report, placed = ingest_upload(
         upload.getvalue(),
         upload.name,
         choices.corpus,
-        settings=settings,
-        sessions=sessions(settings),
+        service=service(settings),
         text_column=choices.text_column,
         id_column=choices.id_column,
         progress=bar,
@@ -205,10 +197,8 @@ def ingest_section(settings: Settings, names: Sequence[str]) -> None:
         return
     if choices.cluster:
         st.success(run_summary(cluster_now(settings, report.corpus)))
-    elif report.added:
-        placed = place_new_questions(report.corpus, settings=settings, sessions=sessions(settings))
-        if placed.placed or placed.unassigned:
-            st.info(placement_summary(placed))
+    elif placed.placed or placed.unassigned:
+        st.info(placement_summary(placed))
 
 
 def show_report(report: IngestReport, filename: str) -> None:
@@ -237,6 +227,9 @@ def cluster_section(settings: Settings, names: Sequence[str]) -> None:
     with button_column:
         clicked = st.button("Cluster now", key="cluster_now")
     if clicked and name is not None:
+        if not may_write():
+            st.error(READ_ONLY_MESSAGE)
+            return
         st.success(run_summary(cluster_now(settings, name)))
 
 

@@ -10,6 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from app.csv_export import safe_csv
+from app.service import Service
+from app.service.results import Check
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
     VERDICT_COLOURS,
@@ -18,26 +20,21 @@ from app.ui_resources import (
     corpus_threshold,
     counted,
     current_settings,
-    latest_run_of,
-    searcher,
     select_corpus,
-    sessions,
+    service,
     show_error,
-    summary_stamp,
     uploaded_file,
 )
 from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.queries import CorpusSummary
 from db.settings import Settings
-from db.ui_queries import Canonical, canonical_questions
 from indexer.readers import read_rows
-from indexer.search import CorpusSearcher, DuplicateCheck
 from indexer.validation import Rejection, check_question, check_row, clean_text
 
 DEFAULT_K = 5
 MAX_K = 20
-MAX_QUESTIONS = 5_000  # one file's worth; more belongs in `qclust duplicates`
+MAX_QUESTIONS = 5_000  # one file's worth; more belongs in `qclust dupes --file`
 CHUNK = 256  # questions encoded per call, so the progress bar moves
 SHOWN_REJECTIONS = 20
 UPLOAD_TYPES = ["csv", "tsv", "txt"]
@@ -82,30 +79,19 @@ def uploaded_questions(
 
 
 def check_all(
-    corpus_searcher: CorpusSearcher,
+    service: Service,
+    corpus_name: str,
     questions: Sequence[str],
     *,
     k: int,
     progress: Callable[[str, int, int | None], None],
-) -> list[DuplicateCheck]:
-    checks: list[DuplicateCheck] = []
+) -> list[Check]:
+    checks: list[Check] = []
     for start in range(0, len(questions), CHUNK):
         chunk = questions[start : start + CHUNK]
-        checks.extend(corpus_searcher.check_duplicates_many(chunk, k=k))
+        checks.extend(service.check(corpus_name, chunk, k=k))
         progress("checking", len(checks), len(questions))
     return checks
-
-
-def canonicals_of_best(
-    settings: Settings, corpus_name: str, checks: Sequence[DuplicateCheck]
-) -> dict[int, Canonical]:
-    """Best-match id -> its group's canonical question, for matches the latest run grouped."""
-    run = latest_run_of(settings, corpus_name)
-    best = [check.best.question_id for check in checks if check.best and check.verdict != "new"]
-    if run is None or not best:
-        return {}
-    with sessions(settings)() as session:
-        return canonical_questions(session, run.id, best)
 
 
 RESULT_COLUMNS = {
@@ -125,16 +111,12 @@ RESULT_COLUMNS = {
 }
 
 
-def results_frame(
-    candidates: Sequence[Candidate],
-    checks: Sequence[DuplicateCheck],
-    canonicals: dict[int, Canonical],
-) -> pd.DataFrame:
+def results_frame(candidates: Sequence[Candidate], checks: Sequence[Check]) -> pd.DataFrame:
     """One row per question; `matches` lists every hit at or above the 'possible' threshold."""
     rows = []
     for candidate, check in zip(candidates, checks, strict=True):
         best = check.best
-        canonical = canonicals.get(best.question_id) if best else None
+        canonical = best.canonical_text if best and check.verdict != "new" else None
         close = [hit for hit in check.nearest if hit.score >= check.possible_threshold]
         rows.append(
             {
@@ -145,7 +127,7 @@ def results_frame(
                 "probability": check.probability,
                 "best match": best.text if best else None,
                 "best match id": (best.external_id or str(best.question_id)) if best else None,
-                "canonical": canonical.text if canonical else None,
+                "canonical": canonical,
                 "matches": " | ".join(f"{hit.score:.3f} {hit.text}" for hit in close),
             }
         )
@@ -155,10 +137,13 @@ def results_frame(
     return frame
 
 
-def signature(summary: CorpusSummary, k: int, candidates: Sequence[Candidate]) -> str:
-    """Identifies one check, so reruns (a download click, say) reuse its results."""
+def signature(
+    summary: CorpusSummary, revision: int, k: int, candidates: Sequence[Candidate]
+) -> str:
+    """Identifies one check at one state of the corpus, so reruns (a download click, say)
+    reuse its results, and any change to the corpus (a threshold, an ingest) redoes it."""
     digest = hashlib.sha256()
-    for part in (summary.name, summary_stamp(summary), str(k), *(c.text for c in candidates)):
+    for part in (summary.name, str(revision), str(k), *(c.text for c in candidates)):
         digest.update(part.encode("utf-8", "surrogatepass") + b"\x00")
     return digest.hexdigest()
 
@@ -166,16 +151,16 @@ def signature(summary: CorpusSummary, k: int, candidates: Sequence[Candidate]) -
 def checked_frame(
     settings: Settings, summary: CorpusSummary, candidates: Sequence[Candidate], k: int
 ) -> pd.DataFrame:
-    key = signature(summary, k, candidates)
+    lookup = service(settings)
+    key = signature(summary, lookup.state(summary.name).revision, k, candidates)
     saved = st.session_state.get(RESULTS_STATE)
     if saved is not None and saved[0] == key:
         frame: pd.DataFrame = saved[1]
         return frame
-    corpus_searcher = searcher(settings, summary.name, summary_stamp(summary))
-    bar = StreamlitProgress(f"Checking {len(candidates):,} questions...")
-    checks = check_all(corpus_searcher, [c.text for c in candidates], k=k, progress=bar)
-    bar.finish(f"Checked {len(candidates):,} questions")
-    frame = results_frame(candidates, checks, canonicals_of_best(settings, summary.name, checks))
+    bar = StreamlitProgress(f"Checking {counted(len(candidates), 'question')}...")
+    checks = check_all(lookup, summary.name, [c.text for c in candidates], k=k, progress=bar)
+    bar.finish(f"Checked {counted(len(candidates), 'question')}")
+    frame = results_frame(candidates, checks)
     st.session_state[RESULTS_STATE] = (key, frame)
     return frame
 

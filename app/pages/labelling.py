@@ -10,42 +10,77 @@ import streamlit as st
 
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
+    READ_ONLY_MESSAGE,
     analyst_input,
     analyst_name,
     corpus_summaries,
     corpus_threshold,
     current_settings,
+    may_write,
     searcher,
     select_corpus,
+    service,
     sessions,
     show_error,
-    summary_stamp,
 )
 from app.ui_text import escape_markdown
 from db.errors import QclustError
-from db.labels import label_counts, labelled_pairs, record_label, threshold_quality
+from db.labels import label_counts, labelled_pairs, threshold_quality
 from db.models import PairVerdict
 from db.queries import CorpusSummary, get_corpus
 from db.settings import Settings
 from indexer.label_queue import CandidatePair, candidate_pairs
 
 QUEUE_LENGTH = 10
+LABELS_TO_KNOW = 20
 LAST_LABEL = "last_label"
 
 
 def _labelled(
     settings: Settings, corpus_name: str, pair: CandidatePair, verdict: PairVerdict
 ) -> None:
-    with sessions(settings).begin() as session:
-        record_label(
-            session,
-            get_corpus(session, corpus_name).id,
-            (pair.first_id, pair.second_id),
-            verdict,
-            similarity=pair.similarity,
-            by=analyst_name(),
-        )
-    st.session_state[LAST_LABEL] = f"Pair {pair.first_id}-{pair.second_id}: {verdict.value}"
+    if not may_write():
+        st.session_state[LAST_LABEL] = ("error", READ_ONLY_MESSAGE)
+        return
+    service(settings).label_pair(
+        corpus_name, pair.first_id, pair.second_id, verdict, by=analyst_name()
+    )
+    said = VERDICT_WORDS[verdict]
+    st.session_state[LAST_LABEL] = (
+        "success",
+        f"Labelled {said}: “{escape_markdown(_short(pair.first_text))}” and "
+        f"“{escape_markdown(_short(pair.second_text))}”.",
+    )
+
+
+VERDICT_WORDS = {
+    PairVerdict.DUPLICATE: "a duplicate",
+    PairVerdict.NOT_DUPLICATE: "not a duplicate",
+    PairVerdict.SKIPPED: "skipped",
+}
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _calibrate(settings: Settings, corpus_name: str) -> None:
+    if not may_write():
+        st.session_state[LAST_LABEL] = ("error", READ_ONLY_MESSAGE)
+        return
+    try:
+        result = service(settings).calibrate(corpus_name)
+    except QclustError as exc:
+        st.session_state[LAST_LABEL] = ("error", escape_markdown(str(exc)))
+        return
+    fitted = result.fitted
+    st.session_state[LAST_LABEL] = (
+        "success",
+        f"The duplicate threshold is now {fitted.threshold:.3f}, fitted on "
+        f"{fitted.positives} duplicates and {fitted.negatives} non-duplicates "
+        f"(cross-validated precision {fitted.cv_precision:.1%}, "
+        f"recall {fitted.cv_recall:.1%}).",
+    )
 
 
 def show_quality(settings: Settings, summary: CorpusSummary, threshold: float) -> None:
@@ -57,6 +92,12 @@ def show_quality(settings: Settings, summary: CorpusSummary, threshold: float) -
     duplicate.metric("Duplicate", f"{counts[PairVerdict.DUPLICATE]:,}")
     different.metric("Not duplicate", f"{counts[PairVerdict.NOT_DUPLICATE]:,}")
     skipped.metric("Skipped", f"{counts[PairVerdict.SKIPPED]:,}")
+    if quality.positives + quality.negatives == 0:
+        st.caption(
+            f"No labels yet: the threshold {threshold:.2f} is a default, not a measured one. "
+            f"Label {LABELS_TO_KNOW} pairs to know its precision."
+        )
+        return
     precision = "-" if quality.precision is None else f"{quality.precision:.1%}"
     recall = "-" if quality.recall is None else f"{quality.recall:.1%}"
     st.caption(
@@ -100,9 +141,18 @@ def render() -> None:
         summary = select_corpus(summaries, settings.default_corpus)
         threshold = corpus_threshold(settings, summary)
         show_quality(settings, summary, threshold)
+        st.button(
+            "Calibrate the threshold from these labels",
+            key="calibrate",
+            on_click=_calibrate,
+            args=(settings, summary.name),
+            help="Fits the threshold with the best F1 on the labels, and keeps a probability "
+            "curve so that every verdict shows P(duplicate).",
+        )
         if LAST_LABEL in st.session_state:
-            st.success(st.session_state.pop(LAST_LABEL))
-        corpus_searcher = searcher(settings, summary.name, summary_stamp(summary))
+            kind, message = st.session_state.pop(LAST_LABEL)
+            (st.success if kind == "success" else st.error)(message)
+        corpus_searcher = searcher(settings, summary.name)
         with sessions(settings)() as session:
             done = labelled_pairs(session, get_corpus(session, summary.name).id)
         queue = candidate_pairs(corpus_searcher, done, threshold=threshold, limit=QUEUE_LENGTH)

@@ -19,7 +19,6 @@ from app.ui_resources import (
     select_corpus,
     sessions,
     show_error,
-    summary_stamp,
     warn_if_not_encoded,
 )
 from app.ui_text import escape_markdown
@@ -138,7 +137,7 @@ def search_corpus(
     context: RunContext | None,
     only: list[int],
 ) -> None:
-    corpus_searcher = searcher(settings, summary.name, summary_stamp(summary))
+    corpus_searcher = searcher(settings, summary.name)
     # With a cluster filter, look further and keep the first k hits inside the clusters.
     fetch = min(max(k * FILTER_WIDENING, FILTER_MIN_FETCH), corpus_searcher.size) if only else k
     started = time.perf_counter()

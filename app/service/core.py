@@ -11,7 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.service.annotate import annotate
@@ -22,15 +24,21 @@ from db.cluster_queries import latest_run, rename_cluster
 from db.edits import mark_canonical, merge_clusters, move_question
 from db.errors import QclustError
 from db.labels import label_counts, ordered, record_label
-from db.models import ClusterRun, PairVerdict
+from db.models import ClusterRun, Corpus, PairVerdict
+from db.models import Encoder as EncoderRow
 from db.queries import CorpusSummary, get_corpus, set_duplicate_threshold, summarize_corpora
 from db.runs import close_abandoned_runs
 from db.session import open_database
 from db.settings import Settings
+from indexer.calibration import Calibration
+from indexer.encoder import Encoder, EncoderSpec
 from indexer.errors import InvalidQuestionError
 from indexer.readers import SourceRow
 from indexer.search import Hit, verdict_for
 from indexer.validation import check_question
+
+if TYPE_CHECKING:
+    from indexer.ingest import IngestReport
 
 ProgressFn = Callable[[str, int, int | None], None]
 
@@ -45,6 +53,13 @@ class NewQuestion:
 
     text: str
     external_id: str | None = None
+
+
+@dataclass(frozen=True)
+class CalibrationResult:
+    corpus: str
+    source: str  # what it learnt from, for people
+    fitted: Calibration
 
 
 @dataclass(frozen=True)
@@ -154,7 +169,7 @@ class Service:
 
     def add_questions(
         self, corpus: str, questions: Sequence[NewQuestion], *, source: str = "api"
-    ) -> tuple[object, Placement]:
+    ) -> tuple[IngestReport, Placement]:
         """Store, encode and index questions; searchable when this returns, and placed into
         the latest clustering run's clusters. The corpus must exist (its model is known)."""
         from indexer.ingest import ingest_rows
@@ -183,19 +198,38 @@ class Service:
         model: str | None = None,
         truncate_dim: int | None = None,
         prompt: str | None = None,
+        source: str | None = None,
         progress: ProgressFn = _no_progress,
-    ) -> tuple[object, Placement]:
-        """Ingest a file (resumable), then place the new questions into existing clusters."""
-        from indexer.ingest import ingest_file
+    ) -> tuple[IngestReport, Placement]:
+        """Ingest a file (resumable), then place the new questions into existing clusters.
 
-        report = ingest_file(
-            path, corpus, settings=self.settings, sessions=self.sessions,
-            text_column=text_column, id_column=id_column,
+        A new corpus is created with `model` (else the default), `truncate_dim` and `prompt`;
+        an existing one keeps its encoder, and this service's loaded copy of it is used.
+        """
+        from indexer.ingest import NewEncoder, ingest_rows
+        from indexer.readers import read_rows
+
+        rows = read_rows(
+            path, text_column=text_column, id_column=id_column,
             file_format=file_format,  # type: ignore[arg-type]  # checked by the reader
-            model=model, truncate_dim=truncate_dim, prompt=prompt, progress=progress,
         )  # fmt: skip
-        placement = self.place_new(corpus) if report.added else Placement(0, 0)
+        report = ingest_rows(
+            rows, corpus.strip(), source=source or str(path), settings=self.settings,
+            sessions=self.sessions, new_corpus_encoder=NewEncoder(model, truncate_dim, prompt),
+            encoder=self._loaded_encoder_of(corpus.strip()), progress=progress,
+        )  # fmt: skip
+        placement = self.place_new(report.corpus) if report.added else Placement(0, 0)
         return report, placement
+
+    def _loaded_encoder_of(self, corpus: str) -> Encoder | None:
+        """The existing corpus's encoder, loaded once per service; None for a new corpus."""
+        with self.sessions() as session:
+            row = session.scalar(select(Corpus).where(Corpus.name == corpus))
+            if row is None or row.encoder_id is None:
+                return None
+            stored = session.get_one(EncoderRow, row.encoder_id)
+            spec = EncoderSpec(stored.model, stored.normalize, stored.prompt, stored.truncate_dim)
+        return self.searchers.encoder(spec)
 
     def place_new(self, corpus: str) -> Placement:
         """New questions join the latest run's clusters until the next full run."""
@@ -228,31 +262,88 @@ class Service:
             except KeyError:
                 raise QclustError(f"corpus '{corpus}' has no cluster {key}") from None
 
-    def merge_clusters(self, corpus: str, source: int, target: int, *, by: str) -> int:
+    # Edits apply to the latest run; `seen_run`, the run the analyst was looking at, refuses an
+    # edit made on a page that a newer run has since replaced.
+
+    def merge_clusters(
+        self, corpus: str, source: int, target: int, *, by: str, seen_run: int | None = None
+    ) -> int:
         """Merge cluster `source` into `target` in the latest run; returns how many moved."""
         with self.sessions.begin() as session:
-            return merge_clusters(session, self._latest_run(session, corpus), source, target, by=by)
+            run = self._latest_run(session, corpus, seen_run)
+            return merge_clusters(session, run, source, target, by=by)
 
-    def move_question(self, corpus: str, question_id: int, target: int, *, by: str) -> None:
+    def move_question(
+        self, corpus: str, question_id: int, target: int, *, by: str, seen_run: int | None = None
+    ) -> None:
+        """Move a question to cluster `target`, or out of every cluster (-1)."""
         with self.sessions.begin() as session:
-            move_question(session, self._latest_run(session, corpus), question_id, target, by=by)
+            run = self._latest_run(session, corpus, seen_run)
+            move_question(session, run, question_id, target, by=by)
 
-    def mark_canonical(self, corpus: str, question_id: int, *, by: str) -> None:
+    def mark_canonical(
+        self, corpus: str, question_id: int, *, by: str, seen_run: int | None = None
+    ) -> None:
         with self.sessions.begin() as session:
-            mark_canonical(session, self._latest_run(session, corpus), question_id, by=by)
+            run = self._latest_run(session, corpus, seen_run)
+            mark_canonical(session, run, question_id, by=by)
 
     def label_pair(
         self, corpus: str, first_id: int, second_id: int, verdict: PairVerdict, *, by: str
     ) -> None:
-        """An analyst's verdict on a pair; the similarity is the corpus's own cosine."""
+        """An analyst's verdict on a pair, stored with the pair's cosine in the corpus's model."""
         pair = ordered(first_id, second_id)
         searcher = self.state(corpus).searcher
         ids, vectors = searcher.vectors_of(list(pair))
         if len(ids) != 2:
             raise QclustError(f"corpus '{corpus}' has no encoded questions {pair[0]} and {pair[1]}")
         similarity = float(vectors[0] @ vectors[1])
+        # A label changes no answer (calibrating does), so it leaves the state revision alone.
         with self.sessions.begin() as session:
             record_label(session, searcher.corpus_id, pair, verdict, similarity=similarity, by=by)
+
+    def calibrate(
+        self,
+        corpus: str,
+        *,
+        use_labels: bool = True,
+        pairs_file: Path | None = None,
+        precision: float | None = None,
+    ) -> CalibrationResult:
+        """Fit the corpus's duplicate threshold from analysts' labels and/or a pairs file (two
+        texts and a 0/1 label): F1-optimal, or the lowest reaching `precision`; stored, and
+        made the corpus's threshold."""
+        import numpy as np
+
+        from db.calibrations import labelled_scores, save_calibration
+        from indexer.calibration import calibrate as fit
+        from indexer.eval_data import read_pairs
+        from indexer.evaluate import encode_pairs, similarities
+
+        scores: list[float] = []
+        truth: list[int] = []
+        sources: list[str] = []
+        if use_labels:
+            with self.sessions() as session:
+                label_scores, label_truth = labelled_scores(session, get_corpus(session, corpus).id)
+            scores += label_scores
+            truth += label_truth
+            sources.append(f"{len(label_scores)} analyst labels")
+        if pairs_file is not None:
+            data = read_pairs(pairs_file)
+            # The corpus's own encoder (model, prompt, truncation): its cosines are the ones judged.
+            encoder = self.state(corpus).searcher.encoder
+            cosines = similarities(*encode_pairs(encoder, data.first, data.second))["cosine"]
+            scores += cosines.tolist()
+            truth += data.labels.tolist()
+            sources.append(f"{len(data.first)} pairs from {pairs_file.name}")
+        if not sources:
+            raise QclustError("nothing to learn from: use the analysts' labels or a pairs file")
+        fitted = fit(np.array(scores), np.array(truth), target_precision=precision)
+        source = "; ".join(sources)
+        with self.sessions.begin() as session:
+            save_calibration(session, get_corpus(session, corpus), fitted, source=source)
+        return CalibrationResult(corpus, source, fitted)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -276,8 +367,13 @@ class Service:
         with self.sessions() as session:
             return annotate(session, state, hits)
 
-    def _latest_run(self, session: Session, corpus: str) -> ClusterRun:
+    def _latest_run(self, session: Session, corpus: str, seen_run: int | None) -> ClusterRun:
         run = latest_run(session, get_corpus(session, corpus).id)
         if run is None:
             raise QclustError(f"corpus '{corpus}' has no clustering run yet; run 'qclust cluster'")
+        if seen_run is not None and run.id != seen_run:
+            raise QclustError(
+                "a newer clustering run has finished since this page was drawn; nothing was "
+                "changed: reload and make the change again"
+            )
         return run

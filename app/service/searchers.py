@@ -96,6 +96,11 @@ class SearcherCache:
             names = {view.key: view.name for view in cluster_views(session, run)} if run else {}
         return CorpusState(revision, searcher, run.id if run else None, names)
 
+    def adopt(self, encoder: Encoder) -> None:
+        """Use an already loaded model for its spec (a caller that has one saves a load)."""
+        with self._encoder_lock:
+            self._encoders.setdefault(encoder.spec, encoder)
+
     def encoder(self, spec: EncoderSpec) -> Encoder:
         """One loaded model per spec, shared by every corpus that uses it."""
         with self._encoder_lock:
@@ -104,5 +109,6 @@ class SearcherCache:
                 loaded = Encoder(
                     spec, device=self.settings.device, batch_size=self.settings.batch_size
                 )
+                loaded.encode(["warm up"])  # the first call is slow; keep it off a request
                 self._encoders[spec] = loaded
             return loaded

@@ -8,10 +8,10 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from app.pages.corpora import NEW_CORPUS, ingest_upload
+from app.service import Service
 from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.models import IngestRun
-from db.session import open_database
 from indexer.encoder import Encoder
 from indexer.errors import ColumnNotFoundError, InputFileError
 from tests.app.conftest import CLUSTERED_ROWS, ENTRYPOINT, SUPPORT_QUESTIONS, UiCorpus
@@ -76,19 +76,19 @@ def test_table_shows_each_corpus_and_its_clustering(clustered_env: UiCorpus) -> 
 def test_ingest_upload_adds_new_questions(
     own_clustered_env: UiCorpus, default_encoder: Encoder
 ) -> None:
-    settings = own_clustered_env.settings
-    sessions = open_database(own_clustered_env.database_url)
+    service = Service(own_clustered_env.settings)
+    service.searchers.adopt(default_encoder)
+    sessions = service.sessions
     stages: list[tuple[str, int, int | None]] = []
-    report = ingest_upload(
+    report, placed = ingest_upload(
         UPLOAD,
         "more.csv",
         "demo",
-        settings=settings,
-        sessions=sessions,
+        service=service,
         id_column="id",
-        encoder=default_encoder,
         progress=lambda stage, done, total: stages.append((stage, done, total)),
     )
+    assert placed.placed + placed.unassigned == 3
     assert (report.added, report.already_in_corpus, report.rejected) == (3, 1, 1)
     assert [(r.line, r.reason) for r in report.rejections] == [
         (6, "empty or whitespace-only question")
@@ -123,8 +123,7 @@ def test_ingest_upload_rejects_bad_files(
             content,
             name,
             "demo",
-            settings=own_clustered_env.settings,
-            sessions=open_database(own_clustered_env.database_url),
+            service=Service(own_clustered_env.settings),
             text_column="question",
         )
     assert str(caught.value).startswith(message)
@@ -137,8 +136,7 @@ def test_ingest_upload_needs_a_corpus_name(own_clustered_env: UiCorpus) -> None:
             UPLOAD,
             "more.csv",
             "  ",
-            settings=own_clustered_env.settings,
-            sessions=open_database(own_clustered_env.database_url),
+            service=Service(own_clustered_env.settings),
         )
 
 

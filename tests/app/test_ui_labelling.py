@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from db.models import PairLabel, PairVerdict
+from app.service import Service
+from db.models import Corpus, PairLabel, PairVerdict
 from db.session import open_database
 from tests.app.conftest import ENTRYPOINT, UiCorpus
 
@@ -39,7 +40,7 @@ def test_the_queue_shows_pairs_nearest_the_threshold_first(app_env: UiCorpus) ->
     distances = [abs(s - 0.80) for s in similarities]
     assert distances == sorted(distances)
     assert [m.value for m in at.metric] == ["0", "0", "0"]
-    assert any("precision - and recall -" in c.value for c in at.caption)
+    assert any("Label 20 pairs to know its precision" in c.value for c in at.caption)
 
 
 def test_a_label_is_stored_with_who_and_leaves_the_queue(own_corpus_env: UiCorpus) -> None:
@@ -54,7 +55,7 @@ def test_a_label_is_stored_with_who_and_leaves_the_queue(own_corpus_env: UiCorpu
     assert [str(stored[0].first_id), str(stored[0].second_id)] == first_pair
     assert (stored[0].verdict, stored[0].labelled_by) == (PairVerdict.DUPLICATE, "Ana")
     assert at.metric[0].value == "1"
-    assert at.success[0].value.endswith(": duplicate")
+    assert at.success[0].value.startswith("Labelled a duplicate: “")
     assert not any(b.key.startswith(f"label_{'_'.join(first_pair)}_") for b in at.button)
 
     not_duplicate = next(b for b in at.button if b.key.endswith("_not_duplicate"))
@@ -67,3 +68,22 @@ def test_a_label_is_stored_with_who_and_leaves_the_queue(own_corpus_env: UiCorpu
 def test_without_a_corpus_the_page_says_what_to_do(empty_env: UiCorpus) -> None:
     at = labelling_page()
     assert "No corpus yet" in at.info[0].value
+
+
+def test_calibrate_says_what_it_needs_then_sets_the_threshold(own_corpus_env: UiCorpus) -> None:
+    at = labelling_page()
+    at.button(key="calibrate").click().run()
+    assert "at least" in at.error[0].value  # no labels yet: nothing to fit
+    service = Service(own_corpus_env.settings)
+    ids = list(range(1, 22))
+    for first, second in zip(ids[:10], ids[1:11], strict=True):
+        service.label_pair("support", first, second, PairVerdict.DUPLICATE, by="test")
+    for first, second in zip(ids[10:20], ids[:10], strict=True):
+        service.label_pair("support", first, second, PairVerdict.NOT_DUPLICATE, by="test")
+    at.button(key="calibrate").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("The duplicate threshold is now ")
+    with open_database(own_corpus_env.database_url)() as session:
+        corpus = session.scalars(select(Corpus)).one()
+    assert corpus.duplicate_threshold is not None
+    assert f"{corpus.duplicate_threshold:.3f}" in at.success[0].value
