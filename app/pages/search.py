@@ -10,14 +10,16 @@ from urllib.parse import urlencode
 import pandas as pd
 import streamlit as st
 
+from app.service import Service
+from app.service.results import Check, Match
 from app.ui_resources import (
     corpus_summaries,
+    counted,
     current_settings,
     latest_run_of,
     run_cluster_views,
-    searcher,
     select_corpus,
-    sessions,
+    service,
     show_error,
     warn_if_not_encoded,
 )
@@ -25,8 +27,6 @@ from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.queries import CorpusSummary
 from db.settings import Settings
-from db.ui_queries import question_clusters
-from indexer.search import DuplicateCheck, Hit
 
 DEFAULT_K = 10
 MAX_K = 100
@@ -37,41 +37,43 @@ FILTER_MIN_FETCH = 200
 VERDICT_COLOURS = {"duplicate": "red", "possible": "orange", "new": "green"}
 
 
-def hits_frame(
-    hits: Sequence[Hit], corpus_name: str, clusters: dict[int, int], names: dict[int, str]
-) -> pd.DataFrame:
-    """One row per hit; with a clustering run, its cluster and a link to the cluster's page."""
+def hits_frame(hits: Sequence[Match], corpus_name: str, clustered: bool) -> pd.DataFrame:
+    """One row per hit; with a clustering run, its cluster and a link to the cluster's page;
+    the external id column only when the corpus has external ids."""
     frame = pd.DataFrame(
         {
             "rank": range(1, len(hits) + 1),
             "score": [hit.score for hit in hits],
             "question": [hit.text for hit in hits],
-            "id": [hit.external_id or str(hit.question_id) for hit in hits],
         }
     )
-    if clusters:
-        keys = [clusters.get(hit.question_id) for hit in hits]
-        frame["cluster"] = [cluster_label(key, names) for key in keys]
+    if clustered:
+        frame["cluster"] = [cluster_label(hit.cluster, hit.cluster_name) for hit in hits]
         frame["link"] = [
-            "" if key is None else f"clusters?{urlencode({'corpus': corpus_name, 'cluster': key})}"
-            for key in keys
+            ""
+            if hit.cluster is None
+            else f"clusters?{urlencode({'corpus': corpus_name, 'cluster': hit.cluster})}"
+            for hit in hits
         ]
+    if any(hit.external_id for hit in hits):
+        frame["id"] = [hit.external_id or "" for hit in hits]
     return frame
 
 
-def cluster_label(key: int | None, names: dict[int, str]) -> str:
+def cluster_label(key: int | None, name: str | None) -> str:
     if key is None:
         return "(not clustered yet)"
-    return "-1 · outliers" if key == OUTLIERS else f"{key} · {names.get(key, '?')}"
+    return "-1 · outliers" if key == OUTLIERS else f"{key} · {name or '?'}"
 
 
-def verdict_markdown(check: DuplicateCheck) -> str:
-    colour = VERDICT_COLOURS[check.verdict]
-    best = f"best match {check.best.score:.3f}" if check.best else "no match"
-    if check.probability is not None:
-        best += f" (P(duplicate) {check.probability:.2f})"
+def verdict_markdown(verdict: str, best: Match | None, check: Check, *, filtered: bool) -> str:
+    colour = VERDICT_COLOURS[verdict]
+    where = " in the chosen clusters" if filtered else ""
+    best_text = f"best match{where} {best.score:.3f}" if best else f"no match{where}"
+    if check.probability is not None and best is not None and not filtered:
+        best_text += f" (P(duplicate) {check.probability:.2f})"
     return (
-        f"Verdict: :{colour}-badge[{check.verdict}] {best} · duplicate from "
+        f"Verdict: :{colour}-badge[{verdict}] {best_text} · duplicate from "
         f"{check.threshold:.2f}, possible from {check.possible_threshold:.2f}"
     )
 
@@ -101,17 +103,17 @@ def cluster_filter(context: RunContext | None) -> list[int]:
         "Only in clusters",
         options,
         key="cluster_filter_search",
-        format_func=lambda key: cluster_label(key, context.names),
+        format_func=lambda key: cluster_label(key, context.names.get(key)),
         placeholder="all clusters",
     )
     return [int(key) for key in chosen]
 
 
 def show_results(
-    check: DuplicateCheck, hits: Sequence[Hit], frame: pd.DataFrame, seconds: float
+    verdict_line: str, hits: Sequence[Match], frame: pd.DataFrame, seconds: float
 ) -> None:
-    st.markdown(verdict_markdown(check))
-    st.caption(f"{len(hits)} results in {seconds * 1000:.0f} ms")
+    st.markdown(verdict_line)
+    st.caption(f"{counted(len(hits), 'result')} in {seconds * 1000:.0f} ms")
     st.dataframe(
         frame,
         hide_index=True,
@@ -119,14 +121,28 @@ def show_results(
         column_config={
             "rank": st.column_config.NumberColumn("#", width="small"),
             "score": st.column_config.ProgressColumn(
-                "score", format="%.3f", min_value=0.0, max_value=1.0, width="medium"
+                "score", format="%.3f", min_value=0.0, max_value=1.0, width="small"
             ),
             "question": st.column_config.TextColumn("question", width="large"),
-            "id": st.column_config.TextColumn("external id", width="small"),
             "cluster": st.column_config.TextColumn("cluster", width="medium"),
             "link": st.column_config.LinkColumn("", display_text="open cluster", width="small"),
+            "id": st.column_config.TextColumn("external id", width="small"),
         },
     )
+
+
+def filtered_check(
+    lookup: Service, corpus_name: str, query: str, k: int, only: list[int], size: int
+) -> tuple[Check, list[Match]]:
+    """The check, and the first k hits inside the chosen clusters: the search looks further
+    (k x 20, at least 200, doubling up to the whole corpus) until it has k of them."""
+    fetch = min(max(k * FILTER_WIDENING, FILTER_MIN_FETCH), size)
+    while True:
+        check = lookup.check(corpus_name, [query], k=max(fetch, 1))[0]
+        inside = [hit for hit in check.nearest if hit.cluster in only]
+        if len(inside) >= k or fetch >= size:
+            return check, inside[:k]
+        fetch = min(fetch * 2, size)
 
 
 def search_corpus(
@@ -137,23 +153,28 @@ def search_corpus(
     context: RunContext | None,
     only: list[int],
 ) -> None:
-    corpus_searcher = searcher(settings, summary.name)
-    # With a cluster filter, look further and keep the first k hits inside the clusters.
-    fetch = min(max(k * FILTER_WIDENING, FILTER_MIN_FETCH), corpus_searcher.size) if only else k
+    lookup = service(settings)
     started = time.perf_counter()
-    check = corpus_searcher.check_duplicates(query, k=max(fetch, 1))
-    hits = check.nearest
-    clusters: dict[int, int] = {}
-    if context is not None:
-        with sessions(settings)() as session:
-            clusters = question_clusters(session, context.run_id, [h.question_id for h in hits])
     if only:
-        hits = [hit for hit in hits if clusters.get(hit.question_id) in only][:k]
+        size = lookup.state(summary.name).searcher.size
+        check, hits = filtered_check(lookup, summary.name, query, k, only, size)
+        best = hits[0] if hits else None
+        verdict = lookup.verdict(best.score if best else None, check.threshold)
+    else:
+        check = lookup.check(summary.name, [query], k=k)[0]
+        hits, best, verdict = check.nearest, check.best, check.verdict
     seconds = time.perf_counter() - started
-    names = context.names if context else {}
-    show_results(check, hits, hits_frame(hits, summary.name, clusters, names), seconds)
+    line = verdict_markdown(verdict, best, check, filtered=bool(only))
+    show_results(line, hits, hits_frame(hits, summary.name, context is not None), seconds)
     if only:
         st.caption(f"Filtered from the {len(check.nearest):,} nearest questions.")
+    outside = check.best
+    if only and outside is not None and outside.cluster not in only:
+        st.caption(
+            f"The best match in the whole corpus ({outside.score:.3f}, "
+            f"{escape_markdown(cluster_label(outside.cluster, outside.cluster_name))}) is "
+            "outside the chosen clusters."
+        )
 
 
 def render() -> None:

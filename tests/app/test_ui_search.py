@@ -132,10 +132,14 @@ def test_blank_query_does_not_search(app_env: UiCorpus) -> None:
     assert not at.dataframe
 
 
-def _cluster_of(corpus: UiCorpus, text: str) -> int:
+def _members(corpus: UiCorpus) -> dict[int, list[str]]:
     from tests.app.test_ui_clusters import members_by_key
 
-    return next(key for key, texts in members_by_key(corpus).items() if text in texts)
+    return members_by_key(corpus)
+
+
+def _cluster_of(corpus: UiCorpus, text: str) -> int:
+    return next(key for key, texts in _members(corpus).items() if text in texts)
 
 
 def test_results_link_to_their_cluster_and_filter_by_it(clustered_env: UiCorpus) -> None:
@@ -153,6 +157,11 @@ def test_results_link_to_their_cluster_and_filter_by_it(clustered_env: UiCorpus)
     assert len(filtered) > 0
     assert all(label.startswith(f"{wanted} · ") for label in filtered["cluster"])
     assert any("Filtered from the" in c.value for c in at.caption)
+    # The verdict speaks of the rows shown, not of a better match the filter hides.
+    line = verdict(at)
+    assert f"best match in the chosen clusters {filtered.iloc[0]['score']:.3f}" in line
+    members = len(_members(clustered_env)[wanted])
+    assert len(filtered) == min(10, members)  # the filter looks further until it has k
 
 
 def test_a_cluster_link_opens_that_cluster(clustered_env: UiCorpus) -> None:
