@@ -26,6 +26,8 @@ from db.errors import QclustError
 from db.settings import Settings
 
 NOTICE = "cluster_notice"
+SELECTED = "cluster_key"  # the Clusters page's chosen cluster
+CONFIRM_MERGE = "confirm_merge"
 
 
 @dataclass(frozen=True)
@@ -52,24 +54,44 @@ def _run_action(
     st.session_state[NOTICE] = ("success", message)
 
 
-def _merge(source: int, target_field: str, lookup: Service, corpus: str, run_id: int) -> str:
+def _merge(
+    source: int, target_field: str, names: dict[int, str], lookup: Service, corpus: str,
+    run_id: int,
+) -> str:  # fmt: skip
     target = int(st.session_state[target_field])
     moved = lookup.merge_clusters(corpus, source, target, by=analyst_name(), seen_run=run_id)
-    return f"Cluster {source} ({moved:,} questions) is merged into cluster {target}."
+    st.session_state[SELECTED] = target  # the page shows where the questions went
+    st.session_state.pop(CONFIRM_MERGE, None)
+    return (
+        f"“{escape_markdown(names.get(source, str(source)))}” ({moved:,} questions) is merged "
+        f"into “{escape_markdown(names.get(target, str(target)))}”."
+    )
 
 
-def _move(question_field: str, target_field: str, lookup: Service, corpus: str, run_id: int) -> str:
+def _move(
+    question_field: str, target_field: str, names: dict[int, str], texts: dict[int, str],
+    lookup: Service, corpus: str, run_id: int,
+) -> str:  # fmt: skip
     question = int(st.session_state[question_field])
     target = int(st.session_state[target_field])
     lookup.move_question(corpus, question, target, by=analyst_name(), seen_run=run_id)
-    where = "out of every cluster" if target == OUTLIER_KEY else f"to cluster {target}"
-    return f"Question {question} is moved {where}."
+    where = (
+        "out of every cluster"
+        if target == OUTLIER_KEY
+        else f"to “{escape_markdown(names.get(target, str(target)))}”"
+    )
+    return f"“{escape_markdown(texts.get(question, str(question)))}” is moved {where}."
 
 
-def _canonical(question_field: str, lookup: Service, corpus: str, run_id: int) -> str:
+def _canonical(
+    question_field: str, texts: dict[int, str], lookup: Service, corpus: str, run_id: int
+) -> str:
     question = int(st.session_state[question_field])
     lookup.mark_canonical(corpus, question, by=analyst_name(), seen_run=run_id)
-    return f"Question {question} is now its group's canonical question."
+    return (
+        f"“{escape_markdown(texts.get(question, str(question)))}” is now its group's "
+        "canonical question."
+    )
 
 
 def show_actions(
@@ -90,14 +112,7 @@ def show_actions(
             "later clustering run."
         )
         if key != OUTLIER_KEY and others:
-            left, right = st.columns([4, 1], vertical_alignment="bottom")
-            left.selectbox("Merge this cluster into", others, key="merge_target", format_func=label)
-            right.button(
-                "Merge",
-                key="merge",
-                on_click=_run_action,
-                args=(settings, corpus, run_id, partial(_merge, key, "merge_target")),
-            )
+            _merge_row(settings, corpus, run_id, key, names, others)
         if shown:
             targets = [OUTLIER_KEY, *others] if key != OUTLIER_KEY else others
             question_column, target_column, button_column = st.columns(
@@ -111,8 +126,11 @@ def show_actions(
                 "Move",
                 key="move",
                 on_click=_run_action,
-                args=(settings, corpus, run_id, partial(_move, "move_question", "move_target")),
-            )
+                args=(
+                    settings, corpus, run_id,
+                    partial(_move, "move_question", "move_target", names, texts),
+                ),
+            )  # fmt: skip
         grouped = {q.question_id: q.text for q in shown if q.group_id is not None}
         if grouped:
             pick_column, button_column = st.columns([5, 1], vertical_alignment="bottom")
@@ -126,8 +144,38 @@ def show_actions(
                 "Mark canonical",
                 key="canonical",
                 on_click=_run_action,
-                args=(settings, corpus, run_id, partial(_canonical, "canonical_question")),
+                args=(settings, corpus, run_id, partial(_canonical, "canonical_question", texts)),
             )
+
+
+def _merge_row(
+    settings: Settings, corpus: str, run_id: int, key: int, names: dict[int, str],
+    others: list[int],
+) -> None:  # fmt: skip
+    """Merge targets nearest first (the likely one is the default), and a confirmation."""
+    nearest = dict(service(settings).nearest_clusters(corpus, key))
+    ordered = sorted(others, key=lambda other: -nearest.get(other, -2.0))
+
+    def target_label(other: int) -> str:
+        similarity = nearest.get(other)
+        shown = _cluster_label(names, other)
+        return shown if similarity is None else f"{shown} (similarity {similarity:.2f})"
+
+    left, middle, right = st.columns([4, 2, 1], vertical_alignment="bottom")
+    # Keyed by cluster, so that each cluster starts from its own nearest target.
+    target_field = f"merge_target_{key}"
+    left.selectbox(
+        "Merge this cluster into", ordered, key=target_field, format_func=target_label,
+        help="Nearest first: the similarity of the two clusters' most central questions.",
+    )  # fmt: skip
+    sure = middle.checkbox("Yes, merge them", key=CONFIRM_MERGE)
+    right.button(
+        "Merge",
+        key="merge",
+        disabled=not sure,
+        on_click=_run_action,
+        args=(settings, corpus, run_id, partial(_merge, key, target_field, names)),
+    )
 
 
 def _cluster_label(names: dict[int, str], key: int) -> str:

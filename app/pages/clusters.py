@@ -8,7 +8,7 @@ from functools import partial
 import pandas as pd
 import streamlit as st
 
-from app.cluster_actions import NOTICE, ShownQuestion, show_actions
+from app.cluster_actions import NOTICE, SELECTED, ShownQuestion, show_actions
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
     READ_ONLY_MESSAGE,
@@ -35,7 +35,6 @@ from db.ui_queries import GroupView, OutlierView, cluster_groups, outlier_member
 OUTLIERS = -1
 PAGE_SIZE = 50
 MAX_GROUPS = 50
-SELECTED = "cluster_key"
 TABLE = "cluster_table"
 
 TABLE_COLUMNS = {
@@ -174,7 +173,10 @@ def pick_cluster(frame: pd.DataFrame) -> int | None:
     """The cluster table (a row click selects) and a selectbox over the filtered clusters."""
     text = st.text_input("Filter", key="cluster_filter", placeholder="name or keyword")
     shown = filter_clusters(frame, text)
-    st.caption(f"{len(shown):,} of {len(frame):,} clusters")
+    clusters = int((frame["id"] != OUTLIERS).sum())
+    shown_clusters = int((shown["id"] != OUTLIERS).sum())
+    outliers = " and the outliers" if (shown["id"] == OUTLIERS).any() else ""
+    st.caption(f"{shown_clusters:,} of {clusters:,} clusters{outliers}")
     keys = [int(key) for key in shown["id"]]
     st.dataframe(
         shown,
@@ -240,11 +242,19 @@ def show_members(
         column_config={
             "#": st.column_config.NumberColumn("#", width="small"),
             "centrality": st.column_config.ProgressColumn(
-                "centrality", format="%.3f", min_value=0.0, max_value=1.0, width="small"
-            ),
+                "centrality", format="%.3f", min_value=0.0, max_value=1.0, width="small",
+                help="Cosine of the question to the cluster's mean direction: the most "
+                "typical questions come first.",
+            ),  # fmt: skip
+            "placed": st.column_config.CheckboxColumn(
+                "placed", width="small",
+                help="Ingested after this clustering run and placed here by its nearest "
+                "neighbours; the next 'Cluster now' fits it for real.",
+            ),  # fmt: skip
             "similarity": st.column_config.ProgressColumn(
-                "similarity", format="%.3f", min_value=0.0, max_value=1.0, width="small"
-            ),
+                "similarity", format="%.3f", min_value=0.0, max_value=1.0, width="small",
+                help="Cosine to the nearest clustered neighbour, in the nearest cluster.",
+            ),  # fmt: skip
             "question": st.column_config.TextColumn("question", width="large"),
             "group": st.column_config.NumberColumn("duplicate group", width="small"),
         },

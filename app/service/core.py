@@ -24,7 +24,7 @@ from db.cluster_queries import latest_run, rename_cluster
 from db.edits import mark_canonical, merge_clusters, move_question
 from db.errors import QclustError
 from db.labels import label_counts, ordered, record_label
-from db.models import ClusterRun, Corpus, PairVerdict
+from db.models import Cluster, ClusterRun, Corpus, PairVerdict
 from db.models import Encoder as EncoderRow
 from db.queries import CorpusSummary, get_corpus, set_duplicate_threshold, summarize_corpora
 from db.runs import close_abandoned_runs
@@ -261,6 +261,27 @@ class Service:
                 rename_cluster(session, get_corpus(session, corpus).id, key, name)
             except KeyError:
                 raise QclustError(f"corpus '{corpus}' has no cluster {key}") from None
+
+    def nearest_clusters(self, corpus: str, key: int) -> list[tuple[int, float]]:
+        """The latest run's other clusters, most similar first (cosine of their most central
+        questions): the likely targets of a merge."""
+        state = self.state(corpus)
+        if state.run_id is None:
+            return []
+        with self.sessions() as session:
+            rows = session.execute(
+                select(Cluster.key, Cluster.representative_id).where(
+                    Cluster.run_id == state.run_id, Cluster.representative_id.is_not(None)
+                )
+            ).all()
+        by_question = {int(question): int(cluster) for cluster, question in rows if question}
+        ids, vectors = state.searcher.vectors_of(sorted(by_question))
+        keys = [by_question[int(question)] for question in ids]
+        if key not in keys:
+            return []
+        scores = vectors @ vectors[keys.index(key)]
+        ranked = sorted(zip(keys, scores.tolist(), strict=True), key=lambda pair: -pair[1])
+        return [(other, round(score, 6)) for other, score in ranked if other != key]
 
     # Edits apply to the latest run; `seen_run`, the run the analyst was looking at, refuses an
     # edit made on a page that a newer run has since replaced.

@@ -208,21 +208,31 @@ def test_merge_and_move_from_the_page_persist(own_clustered_env: UiCorpus) -> No
     table = frames(at)["cluster_table"]
     target, source = int(table.iloc[0]["id"]), int(table.iloc[1]["id"])
     members = members_by_key(own_clustered_env)
+    names = dict(zip(table["id"], table["name"], strict=True))
     at.selectbox(key="cluster_key").set_value(source).run()
-    at.selectbox(key="merge_target").set_value(target).run()
+    # The default target is the nearest cluster, the first option.
+    merge_target = at.selectbox(key=f"merge_target_{source}")
+    assert merge_target.index == 0
+    similarities = [float(o.rsplit("similarity ", 1)[1][:-1]) for o in merge_target.options]
+    assert similarities == sorted(similarities, reverse=True)
+    merge_target.set_value(target).run()
+    assert at.button(key="merge").disabled  # until the analyst confirms
+    at.checkbox(key="confirm_merge").check().run()
     at.button(key="merge").click().run()
     assert not at.exception
-    merged = f"Cluster {source} ({len(members[source])} questions) is merged into cluster {target}."
+    size = len(members[source])
+    merged = f"“{names[source]}” ({size} questions) is merged into “{names[target]}”."
     assert merged in [s.value for s in at.success]
     after = members_by_key(own_clustered_env)
     assert source not in after
     assert set(after[target]) == set(members[target]) | set(members[source])
     assert source not in list(frames(at)["cluster_table"]["id"])
+    assert at.selectbox(key="cluster_key").value == target  # the page follows the questions
 
-    at.selectbox(key="cluster_key").set_value(target).run()
     question = at.selectbox(key="move_question").value
+    text = next(o for o in [at.selectbox(key="move_question").format_func(question)])
     at.selectbox(key="move_target").set_value(-1).run()
     at.button(key="move").click().run()
     assert not at.exception
-    assert f"Question {question} is moved out of every cluster." in [s.value for s in at.success]
+    assert f"“{text}” is moved out of every cluster." in [s.value for s in at.success]
     assert len(members_by_key(own_clustered_env)[target]) == len(after[target]) - 1
