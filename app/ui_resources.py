@@ -212,11 +212,12 @@ class StreamlitProgress:
 
 
 @contextmanager
-def uploaded_file(data: bytes, filename: str) -> Iterator[Path]:
+def uploaded_file(data: bytes, filename: str, *, text_field: str = "Text column") -> Iterator[Path]:
     """An upload as a temporary file with the upload's suffix (which tells the reader its format).
 
     The user's file name is only shown, never used as a path: errors about the temporary file
-    are reworded to name the upload instead.
+    are reworded to name the upload instead, and to name the page's field where the CLI's
+    would name an option.
     """
     with tempfile.TemporaryDirectory(prefix="qclust-upload-") as folder:
         path = Path(folder) / f"upload{Path(filename).suffix.lower()}"
@@ -224,4 +225,6 @@ def uploaded_file(data: bytes, filename: str) -> Iterator[Path]:
         try:
             yield path
         except InputFileError as exc:
-            raise type(exc)(str(exc).replace(str(path), filename)) from exc
+            message = str(exc).replace(str(path), filename)
+            message = message.replace("Pass --text-column", f"Name it in the '{text_field}' box")
+            raise type(exc)(message) from exc

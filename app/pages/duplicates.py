@@ -68,7 +68,7 @@ def uploaded_questions(
     """The questions of an uploaded CSV/TSV/TXT file, read as `qclust ingest` reads files."""
     found: list[Candidate] = []
     rejected: list[Rejection] = []
-    with uploaded_file(data, filename) as path:
+    with uploaded_file(data, filename, text_field="Question column") as path:
         for row in read_rows(path, text_column=text_column):
             problem = check_row(row, max_chars=max_chars)
             if problem or row.text is None:
@@ -127,7 +127,7 @@ def results_frame(candidates: Sequence[Candidate], checks: Sequence[Check]) -> p
                 "probability": check.probability,
                 "best match": best.text if best else None,
                 "best match id": (best.external_id or str(best.question_id)) if best else None,
-                "canonical": canonical,
+                "canonical": canonical or "",
                 "matches": " | ".join(f"{hit.score:.3f} {hit.text}" for hit in close),
             }
         )
@@ -216,6 +216,9 @@ def questions_from_input(settings: Settings) -> tuple[list[Candidate], list[Reje
     max_chars = settings.max_question_chars
     if source == "Paste":
         text = st.text_area("Questions, one per line", key="dup_text", height=120)
+        # The text area sends its text on Ctrl+Enter or when it loses focus; the button is the
+        # obvious way to do the latter.
+        st.button("Check", key="dup_check", type="primary")
         return pasted_questions(text, max_chars=max_chars)
     upload_column, column_column = st.columns([3, 1])
     with upload_column:

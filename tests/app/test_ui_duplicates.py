@@ -95,7 +95,7 @@ def test_one_verdict_per_pasted_line(clustered_env: UiCorpus) -> None:
     assert list(frame["line"]) == [1, 3, 4]
     assert list(frame["verdict"]) == ["duplicate", "possible", "new"]
     assert frame.loc[1, "best match id"] == "q0206"
-    assert pd.isna(frame.loc[2, "canonical"])  # a new question gets no canonical
+    assert frame.loc[2, "canonical"] == ""  # a new question gets no canonical
     assert frame.loc[2, "matches"] == ""  # nothing reaches the 'possible' threshold
     verdicts = [m.value for m in at.markdown if m.value.startswith("Verdicts:")]
     assert verdicts == [
@@ -147,3 +147,20 @@ def test_text_files_are_one_question_a_line() -> None:
     )
     assert [(c.line, c.text) for c in found] == [(1, "one"), (3, "two")]
     assert [r.line for r in rejected] == [2]
+
+
+def test_an_unguessable_column_names_the_pages_field(clustered_env: UiCorpus) -> None:
+    at = duplicates_page()
+    at.radio(key="dup_source").set_value("File").run()
+    content = b"ticket,words,priority\nT1,hello there,high\n"
+    at.file_uploader(key="dup_file").set_value(("mine.csv", content, "text/csv")).run()
+    assert not at.exception
+    assert "Name it in the 'Question column' box" in at.error[0].value
+    assert "--text-column" not in at.error[0].value
+
+
+def test_pasted_questions_have_a_check_button(clustered_env: UiCorpus) -> None:
+    at = duplicates_page()
+    at.text_area(key="dup_text").input(PARAPHRASE)
+    at.button(key="dup_check").click().run()
+    assert list(results(at)["verdict"]) == ["duplicate"]
