@@ -117,3 +117,17 @@ def labelled_texts(session: Session, corpus_id: int) -> list[tuple[str, str, int
         .order_by(PairLabel.id)
     ).all()
     return [(a, b, int(verdict == PairVerdict.DUPLICATE)) for a, b, verdict in rows]
+
+
+def remove_last_label(session: Session, corpus_id: int, *, by: str) -> PairLabel | None:
+    """Take back `by`'s most recent label in the corpus (the pair returns to the queue)."""
+    label = session.scalar(
+        select(PairLabel)
+        .where(PairLabel.corpus_id == corpus_id, PairLabel.labelled_by == by)
+        .order_by(PairLabel.labelled_at.desc(), PairLabel.id.desc())
+        .limit(1)
+    )
+    if label is not None:
+        session.delete(label)
+        session.flush()
+    return label

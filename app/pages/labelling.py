@@ -32,6 +32,7 @@ from db.settings import Settings
 from indexer.label_queue import CandidatePair, candidate_pairs
 
 QUEUE_LENGTH = 10
+QUEUE_LENGTHS = [10, 25, 50]
 LABELS_TO_KNOW = 20
 LAST_LABEL = "last_label"
 
@@ -62,6 +63,21 @@ VERDICT_WORDS = {
 
 def _short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _undo(settings: Settings, corpus_name: str) -> None:
+    if not may_write():
+        st.session_state[LAST_LABEL] = ("error", READ_ONLY_MESSAGE)
+        return
+    taken_back = service(settings).undo_last_label(corpus_name, by=analyst_name())
+    if taken_back is None:
+        st.session_state[LAST_LABEL] = ("error", "You have no label to take back here.")
+        return
+    first, second = (escape_markdown(_short(text)) for text in taken_back)
+    st.session_state[LAST_LABEL] = (
+        "success",
+        f"Took back your last label, on “{first}” and “{second}”; the pair is back in the queue.",
+    )
 
 
 def _calibrate(settings: Settings, corpus_name: str) -> None:
@@ -141,7 +157,11 @@ def render() -> None:
         summary = select_corpus(summaries, settings.default_corpus)
         threshold = corpus_threshold(settings, summary)
         show_quality(settings, summary, threshold)
-        st.button(
+        undo_column, calibrate_column = st.columns([1, 3])
+        undo_column.button(
+            "Undo my last label", key="undo_label", on_click=_undo, args=(settings, summary.name)
+        )
+        calibrate_column.button(
             "Calibrate the threshold from these labels",
             key="calibrate",
             on_click=_calibrate,
@@ -155,7 +175,13 @@ def render() -> None:
         corpus_searcher = searcher(settings, summary.name)
         with sessions(settings)() as session:
             done = labelled_pairs(session, get_corpus(session, summary.name).id)
-        queue = candidate_pairs(corpus_searcher, done, threshold=threshold, limit=QUEUE_LENGTH)
+        length = int(
+            st.segmented_control(
+                "Pairs at a time", QUEUE_LENGTHS, default=QUEUE_LENGTH, key="queue_length"
+            )
+            or QUEUE_LENGTH
+        )
+        queue = candidate_pairs(corpus_searcher, done, threshold=threshold, limit=length)
         if not queue:
             st.info("No unlabelled pair near the threshold: every candidate has a label.")
             return

@@ -23,10 +23,16 @@ from db.calibrations import latest_calibration
 from db.cluster_queries import latest_run, rename_cluster
 from db.edits import mark_canonical, merge_clusters, move_question
 from db.errors import QclustError
-from db.labels import label_counts, ordered, record_label
+from db.labels import label_counts, ordered, record_label, remove_last_label
 from db.models import Cluster, ClusterRun, Corpus, PairVerdict
 from db.models import Encoder as EncoderRow
-from db.queries import CorpusSummary, get_corpus, set_duplicate_threshold, summarize_corpora
+from db.queries import (
+    CorpusSummary,
+    get_corpus,
+    question_texts,
+    set_duplicate_threshold,
+    summarize_corpora,
+)
 from db.runs import close_abandoned_runs
 from db.session import open_database
 from db.settings import Settings
@@ -322,6 +328,15 @@ class Service:
         # A label changes no answer (calibrating does), so it leaves the state revision alone.
         with self.sessions.begin() as session:
             record_label(session, searcher.corpus_id, pair, verdict, similarity=similarity, by=by)
+
+    def undo_last_label(self, corpus: str, *, by: str) -> tuple[str, str] | None:
+        """Take back `by`'s latest label in the corpus; returns the pair's texts, or None."""
+        with self.sessions.begin() as session:
+            label = remove_last_label(session, get_corpus(session, corpus).id, by=by)
+            if label is None:
+                return None
+            texts = question_texts(session, [label.first_id, label.second_id])
+            return texts.get(label.first_id, ""), texts.get(label.second_id, "")
 
     def calibrate(
         self,

@@ -87,3 +87,25 @@ def test_calibrate_says_what_it_needs_then_sets_the_threshold(own_corpus_env: Ui
         corpus = session.scalars(select(Corpus)).one()
     assert corpus.duplicate_threshold is not None
     assert f"{corpus.duplicate_threshold:.3f}" in at.success[0].value
+
+
+def test_undo_takes_back_the_last_label(own_corpus_env: UiCorpus) -> None:
+    at = labelling_page()
+    at.text_input(key="analyst").input("Ana").run()
+    at.button(key="undo_label").click().run()
+    assert at.error[0].value == "You have no label to take back here."
+    first = next(b for b in at.button if b.key.endswith("_not_duplicate"))
+    first.click().run()
+    assert len(labels(own_corpus_env)) == 1
+    at.button(key="undo_label").click().run()
+    assert not at.exception
+    assert at.success[0].value.startswith("Took back your last label")
+    assert labels(own_corpus_env) == []
+    assert any(b.key == first.key for b in at.button)  # the pair is back in the queue
+
+
+def test_more_pairs_at_a_time(own_corpus_env: UiCorpus) -> None:
+    at = labelling_page()
+    assert len(_shown_similarities(at)) == 10
+    at.segmented_control(key="queue_length").set_value(25).run()
+    assert len(_shown_similarities(at)) == 25
