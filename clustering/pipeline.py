@@ -18,6 +18,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session, sessionmaker
 
 from clustering.errors import NotEnoughQuestionsError
+from clustering.kernels import kernels_on_disk
 from clustering.knn import KnnGraph, knn_graph
 from clustering.mapping import map_2d
 from clustering.naming import ctfidf_keywords, name_from_keywords, representatives
@@ -38,6 +39,9 @@ from indexer.corpus_index import load_vectors, locate_corpus, open_index
 logger = logging.getLogger(__name__)
 ProgressFn = Callable[[str, int, int | None], None]
 MIN_QUESTIONS = 3
+
+
+TOPICS_FIRST_TIME = "topics (first run here: compiling the kernels, 2-3 min, once)"
 
 
 def _no_progress(stage: str, done: int, total: int | None) -> None:
@@ -118,9 +122,10 @@ def _compute(
     groups = NearDuplicateGrouper(threshold=threshold).fit(graph, data.vectors)
     progress("duplicates", 1, 1)
 
-    progress("topics", 0, 1)
+    stage = "topics" if kernels_on_disk() else TOPICS_FIRST_TIME
+    progress(stage, 0, 1)
     topics = params.topic_clusterer().fit(graph, data.vectors)
-    progress("topics", 1, 1)
+    progress(stage, 1, 1)
 
     progress("names", 0, 1)
     with sessions() as session:

@@ -1,0 +1,30 @@
+"""The first clustering run on a machine says it is compiling, rather than sit on "topics"."""
+
+from __future__ import annotations
+
+import importlib.machinery
+from pathlib import Path
+
+import pytest
+
+from clustering import kernels
+
+
+def _fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, compiled: bool) -> None:
+    package = tmp_path / "fast_hdbscan"
+    (package / "__pycache__").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    if compiled:
+        (package / "__pycache__" / "core.boruvka-10.py311.nbi").write_bytes(b"index")
+    spec = importlib.machinery.ModuleSpec("fast_hdbscan", None, origin=str(package / "__init__.py"))
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: spec)
+
+
+def test_a_cold_installation_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_engine(tmp_path, monkeypatch, compiled=False)
+    assert kernels.kernels_on_disk() is False
+
+
+def test_compiled_kernels_are_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _fake_engine(tmp_path, monkeypatch, compiled=True)
+    assert kernels.kernels_on_disk() is True
