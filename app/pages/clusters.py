@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from functools import partial
 
@@ -9,6 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from app.cluster_actions import NOTICE, SELECTED, ShownQuestion, show_actions
+from app.csv_export import safe_csv
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
     READ_ONLY_MESSAGE,
@@ -242,17 +244,26 @@ def show_members(
         column_config={
             "#": st.column_config.NumberColumn("#", width="small"),
             "centrality": st.column_config.ProgressColumn(
-                "centrality", format="%.3f", min_value=0.0, max_value=1.0, width="small",
+                "centrality",
+                format="%.3f",
+                min_value=0.0,
+                max_value=1.0,
+                width="small",
                 help="Cosine of the question to the cluster's mean direction: the most "
                 "typical questions come first.",
             ),  # fmt: skip
             "placed": st.column_config.CheckboxColumn(
-                "placed", width="small",
+                "placed",
+                width="small",
                 help="Ingested after this clustering run and placed here by its nearest "
                 "neighbours; the next 'Cluster now' fits it for real.",
             ),  # fmt: skip
             "similarity": st.column_config.ProgressColumn(
-                "similarity", format="%.3f", min_value=0.0, max_value=1.0, width="small",
+                "similarity",
+                format="%.3f",
+                min_value=0.0,
+                max_value=1.0,
+                width="small",
                 help="Cosine to the nearest clustered neighbour, in the nearest cluster.",
             ),  # fmt: skip
             "question": st.column_config.TextColumn("question", width="large"),
@@ -320,6 +331,40 @@ def show_cluster(
     show_groups(settings, run.id, key)
 
 
+def _export_csv(settings: Settings, corpus_name: str) -> bytes:
+    return safe_csv(service(settings).export(corpus_name))
+
+
+def _export_parquet(settings: Settings, corpus_name: str) -> bytes:
+    buffer = io.BytesIO()
+    service(settings).export(corpus_name).to_parquet(buffer, index=False)
+    return buffer.getvalue()
+
+
+def show_exports(settings: Settings, corpus_name: str) -> None:
+    """Every question with its cluster, group and canonical question, made when clicked."""
+    csv_column, parquet_column, _ = st.columns([1, 1, 3])
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in corpus_name) or "corpus"
+    csv_column.download_button(
+        "Export questions (CSV)",
+        partial(_export_csv, settings, corpus_name),
+        file_name=f"{stem}-clusters.csv",
+        mime="text/csv",
+        key="export_csv",
+        on_click="ignore",
+        help="Each question with its cluster, outlier status, near-duplicate group, canonical "
+        "question and the file's own columns.",
+    )
+    parquet_column.download_button(
+        "Export questions (Parquet)",
+        partial(_export_parquet, settings, corpus_name),
+        file_name=f"{stem}-clusters.parquet",
+        mime="application/vnd.apache.parquet",
+        key="export_parquet",
+        on_click="ignore",
+    )
+
+
 def render() -> None:
     st.title("Clusters")
     analyst_input()
@@ -339,6 +384,7 @@ def render() -> None:
             f"Run {run.id} · {run.question_count:,} questions · {run.cluster_count:,} clusters · "
             f"{run.noise_share:.1%} outliers · {run.group_count:,} near-duplicate groups"
         )
+        show_exports(settings, summary.name)
         views = run_cluster_views(settings, run.id)
         with sessions(settings)() as session:
             outliers = run_member_count(session, run.id, OUTLIERS)

@@ -20,7 +20,7 @@ from app.service.annotate import annotate
 from app.service.results import Check, Match, SearchResult, ThresholdInfo, ThresholdSource
 from app.service.searchers import CorpusState, SearcherCache
 from db.calibrations import latest_calibration
-from db.cluster_queries import latest_run, rename_cluster
+from db.cluster_queries import cluster_views, latest_run, rename_cluster
 from db.edits import mark_canonical, merge_clusters, move_question
 from db.errors import QclustError
 from db.labels import label_counts, ordered, record_label, remove_last_label
@@ -44,6 +44,8 @@ from indexer.search import Hit, verdict_for
 from indexer.validation import check_question
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from indexer.ingest import IngestReport
 
 ProgressFn = Callable[[str, int, int | None], None]
@@ -267,6 +269,17 @@ class Service:
                 rename_cluster(session, get_corpus(session, corpus).id, key, name)
             except KeyError:
                 raise QclustError(f"corpus '{corpus}' has no cluster {key}") from None
+
+    def export(self, corpus: str) -> pd.DataFrame:
+        """Every question with its cluster (name included), outlier and placed flags,
+        near-duplicate group and canonical question, and the file's own columns."""
+        from app.service.export import export_frame
+
+        with self.sessions() as session:
+            row = get_corpus(session, corpus)
+            run = latest_run(session, row.id)
+            names = {view.key: view.name for view in cluster_views(session, run)} if run else {}
+            return export_frame(session, row.id, run.id if run else None, names)
 
     def nearest_clusters(self, corpus: str, key: int) -> list[tuple[int, float]]:
         """The latest run's other clusters, most similar first (cosine of their most central

@@ -44,7 +44,8 @@ def test_search_and_check_answer_from_the_corpus(service: Service) -> None:
     check = service.check(CORPUS, ["How do I reset my password?"], k=3)[0]
     assert check.verdict == "duplicate"
     assert check.threshold_source == "default"
-    assert check.best is not None and check.best.external_id == "s01"
+    assert check.best is not None
+    assert check.best.external_id == "s01"
     assert check.best.cluster is None  # no clustering run yet
 
 
@@ -145,7 +146,8 @@ def test_answers_carry_clusters_and_canonical_questions(
     run = service.cluster("demo", ClusterParams(min_cluster_size=5, random_state=0, make_map=False))
     assert run.cluster_count >= 2
     best = service.search("demo", "How do I reset my password?", k=1).hits[0]
-    assert best.cluster is not None and best.cluster >= 0
+    assert best.cluster is not None
+    assert best.cluster >= 0
     assert best.cluster_name
     grouped = [
         hit
