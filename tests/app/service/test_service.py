@@ -115,7 +115,7 @@ def test_added_questions_are_searchable_when_the_call_returns(service: Service) 
     report, _ = service.add_questions(
         CORPUS, [NewQuestion("Do you ship to Antarctica?", "a1"), NewQuestion("  ", "blank")]
     )
-    assert (report.added, report.rejected) == (1, 1)  # type: ignore[attr-defined]
+    assert (report.added, report.rejected) == (1, 1)
     best = service.search(CORPUS, "Do you ship to Antarctica?", k=1).hits[0]
     assert best.external_id == "a1"
 
