@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
@@ -64,6 +65,7 @@ class MapPoint:
     y: float
     cluster_key: int
     text: str
+    meta: dict[str, Any] | None = None  # the file's own columns, as stored at ingest
 
 
 def _sample_hash(seed: int) -> ColumnElement[int]:
@@ -81,6 +83,7 @@ def map_points(session: Session, run_id: int, *, limit: int, seed: int = 0) -> l
             ClusterMember.y,
             ClusterMember.cluster_key,
             Question.text,
+            Question.meta,
         )
         .join(Question, ClusterMember.question_id == Question.id)
         .where(ClusterMember.run_id == run_id)

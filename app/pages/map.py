@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import colorsys
 import textwrap
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -9,20 +10,26 @@ from typing import Any
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
-from plotly.colors import qualitative
 
+from app.csv_export import safe_csv
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
+    READ_ONLY_MESSAGE,
+    analyst_input,
+    analyst_name,
     corpus_summaries,
     current_settings,
+    forget_cluster_views,
     latest_run_of,
+    may_write,
     no_run_message,
     run_cluster_views,
     select_corpus,
+    service,
     sessions,
     show_error,
 )
-from app.ui_text import plotly_text
+from app.ui_text import escape_markdown, plotly_text
 from db.cluster_queries import ClusterView
 from db.errors import QclustError
 from db.settings import Settings
@@ -34,7 +41,12 @@ MIN_POINTS = 100
 MAX_POINTS = 100_000
 SAMPLE_SEED = 0
 OUTLIER_COLOUR = "#c4c4c4"
-PALETTE = qualitative.Dark24 + qualitative.Light24
+META_PREFIX = "meta:"
+MAX_NAMES = 30  # cluster names drawn on the map: the largest ones
+HIGHLIGHTED = 50
+MAP_NOTICE = "map_notice"
+MOVE_TARGET = "map_move_target"
+BY_CLUSTER, BY_OUTLIER, BY_CHANGE = "cluster", "outlier or not", "change since the last run"
 HOVER_WIDTH = 60
 SELECTED_SHOWN = 1_000
 
@@ -46,7 +58,7 @@ def _points(
     # `members` is only part of the key: questions placed after the run change it.
     with sessions(_settings)() as session:
         points = map_points(session, run_id, limit=limit, seed=SAMPLE_SEED)
-    return pd.DataFrame(
+    frame = pd.DataFrame(
         {
             "id": [p.question_id for p in points],
             "x": [p.x for p in points],
@@ -55,6 +67,11 @@ def _points(
             "question": [p.text for p in points],
         }
     )
+    own = pd.DataFrame([p.meta or {} for p in points], index=frame.index)
+    for column in own.columns:
+        if column not in frame.columns:
+            frame[META_PREFIX + str(column)] = own[column].astype("string").fillna("(empty)")
+    return frame
 
 
 def cluster_labels(views: Sequence[ClusterView]) -> dict[int, str]:
@@ -69,38 +86,128 @@ def hover_text(question: str) -> str:
     return "<br>".join(plotly_text(line) for line in lines)
 
 
-def map_figure(points: pd.DataFrame, labels: Mapping[int, str]) -> go.Figure:
-    """One trace per cluster, largest first; the outliers drawn first, in grey, underneath."""
-    sizes = points["cluster"].value_counts()
-    keys = sorted(sizes.index, key=lambda key: (-sizes[key], key))
-    traces = [_trace(points, OUTLIERS, labels, OUTLIER_COLOUR)] if OUTLIERS in sizes.index else []
-    clustered = [key for key in keys if key != OUTLIERS]
-    traces += [
-        _trace(points, int(key), labels, PALETTE[number % len(PALETTE)])
-        for number, key in enumerate(clustered)
-    ]
+def distinct_colours(count: int) -> list[str]:
+    """`count` colours far apart: hues a golden angle apart, lightness and saturation in a
+    short cycle, so that neighbours in the legend never look alike (Plotly's qualitative
+    palettes repeat near-identical colours past two dozen)."""
+    colours = []
+    for number in range(count):
+        hue = (number * 0.618033988749895) % 1.0
+        lightness = (0.42, 0.58, 0.50)[number % 3]
+        saturation = (0.80, 0.65, 0.90)[number % 3]
+        red, green, blue = colorsys.hls_to_rgb(hue, lightness, saturation)
+        colours.append(f"#{round(red * 255):02x}{round(green * 255):02x}{round(blue * 255):02x}")
+    return colours
+
+
+def colour_groups(points: pd.DataFrame, by: str, views: Sequence[ClusterView]) -> pd.Series:
+    """The legend entry of each point under the chosen colouring."""
+    if by == BY_OUTLIER:
+        return points["cluster"].map(lambda key: "outlier" if key == OUTLIERS else "in a cluster")
+    if by == BY_CHANGE:
+        changes = {view.key: view.change for view in views}
+        return points["cluster"].map(lambda key: changes.get(int(key), "outlier"))
+    return points[META_PREFIX + by].astype(str)
+
+
+def map_figure(
+    points: pd.DataFrame,
+    labels: Mapping[int, str],
+    *,
+    names: Mapping[int, str] | None = None,
+    groups: pd.Series | None = None,
+    highlighted: Sequence[int] = (),
+) -> go.Figure:
+    """One trace per cluster (or per group of the chosen colouring), largest first; outliers
+    first, in grey, underneath; the largest clusters' names written where they lie; search
+    hits drawn as stars on top."""
+    traces = _cluster_traces(points, labels) if groups is None else _group_traces(points, groups)
+    if highlighted:
+        traces.append(_highlight_trace(points, highlighted))
     figure = go.Figure(data=traces)
     figure.update_layout(
-        height=640,
-        margin={"l": 0, "r": 0, "t": 10, "b": 0},
-        legend={"itemsizing": "constant", "title": {"text": "cluster"}},
+        height=680,
+        # Room above the plot for the toolbar, so that it covers neither points nor legend.
+        margin={"l": 0, "r": 0, "t": 36, "b": 0},
+        legend={"itemsizing": "constant", "title": {"text": "cluster" if groups is None else ""},
+                "y": 1.0, "yanchor": "top"},
         xaxis={"visible": False},
         yaxis={"visible": False, "scaleanchor": "x"},
         dragmode="lasso",
         plot_bgcolor="white",
-    )
+        annotations=_name_annotations(points, names or {}),
+    )  # fmt: skip
     return figure
+
+
+def _cluster_traces(points: pd.DataFrame, labels: Mapping[int, str]) -> list[go.Scattergl]:
+    sizes = points["cluster"].value_counts()
+    keys = sorted(sizes.index, key=lambda key: (-sizes[key], key))
+    traces = [_trace(points, OUTLIERS, labels, OUTLIER_COLOUR)] if OUTLIERS in sizes.index else []
+    clustered = [int(key) for key in keys if key != OUTLIERS]
+    colours = distinct_colours(len(clustered))
+    traces += [
+        _trace(points, key, labels, colour) for key, colour in zip(clustered, colours, strict=True)
+    ]
+    return traces
+
+
+def _group_traces(points: pd.DataFrame, groups: pd.Series) -> list[go.Scattergl]:
+    sizes = groups.value_counts()
+    names = sorted(sizes.index, key=lambda name: (-sizes[name], str(name)))
+    colours = distinct_colours(len(names))
+    traces = []
+    for name, colour in zip(names, colours, strict=True):
+        rows = points[groups == name]
+        grey = name in ("outlier", "(empty)")
+        traces.append(_scatter(rows, plotly_text(str(name)), OUTLIER_COLOUR if grey else colour))
+    return traces
+
+
+def _name_annotations(points: pd.DataFrame, names: Mapping[int, str]) -> list[dict[str, Any]]:
+    """The largest clusters' names at the middle of their points."""
+    clustered = points[points["cluster"] != OUTLIERS]
+    sizes = clustered["cluster"].value_counts().head(MAX_NAMES)
+    annotations = []
+    for key in sizes.index:
+        rows = clustered[clustered["cluster"] == key]
+        if len(rows) < 3 or int(key) not in names:
+            continue
+        annotations.append(
+            {
+                "x": float(rows["x"].median()), "y": float(rows["y"].median()),
+                "text": plotly_text(names[int(key)]), "showarrow": False,
+                "font": {"size": 11, "color": "#222"}, "bgcolor": "rgba(255,255,255,0.7)",
+            }
+        )  # fmt: skip
+    return annotations
+
+
+def _highlight_trace(points: pd.DataFrame, ids: Sequence[int]) -> go.Scattergl:
+    rows = points[points["id"].isin(set(ids))]
+    return go.Scattergl(
+        x=rows["x"], y=rows["y"], mode="markers", name="search hits",
+        marker={"symbol": "star", "size": 13, "color": "#ffd400",
+                "line": {"color": "#222", "width": 1}},
+        customdata=rows["id"], text=[hover_text(q) for q in rows["question"]],
+        hovertemplate="%{text}<extra>search hit</extra>",
+    )  # fmt: skip
 
 
 def _trace(points: pd.DataFrame, key: int, labels: Mapping[int, str], colour: str) -> go.Scattergl:
     rows = points[points["cluster"] == key]
-    label = plotly_text(labels.get(key, str(key)))
+    return _scatter(rows, plotly_text(labels.get(key, str(key))), colour, outliers=key == OUTLIERS)
+
+
+def _scatter(
+    rows: pd.DataFrame, label: str, colour: str, *, outliers: bool = False
+) -> go.Scattergl:
     return go.Scattergl(
         x=rows["x"],
         y=rows["y"],
         mode="markers",
         name=label,
-        marker={"color": colour, "size": 5 if key == OUTLIERS else 6, "opacity": 0.8},
+        marker={"color": colour, "size": 5 if outliers else 6, "opacity": 0.8},
         customdata=rows["id"],
         text=[hover_text(q) for q in rows["question"]],
         hovertemplate="%{text}<extra>" + label + "</extra>",
@@ -131,13 +238,50 @@ def selected_frame(
     )
 
 
-def show_selection(points: pd.DataFrame, event: Any, labels: Mapping[int, str]) -> None:
+def _move_selection(settings: Settings, corpus: str, run_id: int, ids: list[int]) -> None:
+    if not may_write():
+        st.session_state[MAP_NOTICE] = ("error", READ_ONLY_MESSAGE)
+        return
+    target = int(st.session_state[MOVE_TARGET])
+    lookup = service(settings)
+    try:
+        for question_id in ids:
+            lookup.move_question(corpus, question_id, target, by=analyst_name(), seen_run=run_id)
+    except QclustError as exc:
+        st.session_state[MAP_NOTICE] = ("error", escape_markdown(str(exc)))
+        return
+    forget_cluster_views()
+    where = "out of every cluster" if target == OUTLIERS else f"to cluster {target}"
+    st.session_state[MAP_NOTICE] = ("success", f"Moved {len(ids):,} questions {where}.")
+
+
+def show_selection(
+    settings: Settings,
+    corpus: str,
+    run_id: int,
+    points: pd.DataFrame,
+    event: Any,
+    labels: Mapping[int, str],
+) -> None:
     ids = selected_ids(event.get("selection", {}) if event else {})
     if not ids:
         st.caption("Select points (click, box or lasso) to list their questions here.")
         return
     frame = selected_frame(points, ids, labels)
     st.subheader(f"{len(frame):,} selected")
+    download_column, target_column, move_column = st.columns([2, 3, 1], vertical_alignment="bottom")
+    download_column.download_button(
+        "Download the selection (CSV)", safe_csv(frame), file_name="map-selection.csv",
+        mime="text/csv", key="map_download", on_click="ignore",
+    )  # fmt: skip
+    targets = [key for key in labels if key != OUTLIERS] + [OUTLIERS]
+    target_column.selectbox(
+        "Move the selection to", targets, key=MOVE_TARGET, format_func=lambda k: labels[k]
+    )
+    move_column.button(
+        "Move", key="map_move", on_click=_move_selection,
+        args=(settings, corpus, run_id, [i for i in ids if i in set(points["id"])]),
+    )  # fmt: skip
     st.dataframe(
         frame.head(SELECTED_SHOWN),
         hide_index=True,
@@ -150,8 +294,27 @@ def show_selection(points: pd.DataFrame, event: Any, labels: Mapping[int, str]) 
     )
 
 
+def colour_choice(points: pd.DataFrame) -> str:
+    columns = [str(column) for column in points.columns]
+    own = [column.removeprefix(META_PREFIX) for column in columns if column.startswith(META_PREFIX)]
+    return str(
+        st.selectbox("Colour by", [BY_CLUSTER, BY_OUTLIER, BY_CHANGE, *own], key="map_colour")
+    )
+
+
+def highlighted_ids(settings: Settings, corpus: str) -> list[int]:
+    query = st.text_input(
+        "Highlight a search", key="map_search", placeholder="a question: its nearest are starred"
+    )
+    if not query.strip():
+        return []
+    hits = service(settings).search(corpus, query, k=HIGHLIGHTED).hits
+    return [hit.question_id for hit in hits]
+
+
 def render() -> None:
     st.title("Map")
+    analyst_input()
     try:
         settings = current_settings()
         summaries = corpus_summaries(settings)
@@ -170,22 +333,39 @@ def render() -> None:
         if run is None:
             st.info(no_run_message(summary.name))
             return
+        notice = st.session_state.pop(MAP_NOTICE, None)
+        if notice is not None:
+            (st.error if notice[0] == "error" else st.success)(notice[1])
         with sessions(settings)() as session:
             members = run_member_count(session, run.id)
         points = _points(settings.resolved_database_url, run.id, int(limit), members, settings)
+        views = run_cluster_views(settings, run.id)
+        labels = cluster_labels(views)
+        colour_column, search_column = st.columns([1, 2])
+        with colour_column:
+            by = colour_choice(points)
+        with search_column:
+            highlighted = highlighted_ids(settings, summary.name)
+        shown_hits = int(points["id"].isin(set(highlighted)).sum())
         st.caption(
             f"showing {len(points):,} of {members:,} questions · run {run.id} · "
             "grey: outliers · drag to select"
+            + (f" · {shown_hits} of {len(highlighted)} search hits shown" if highlighted else "")
         )
-        labels = cluster_labels(run_cluster_views(settings, run.id))
         event = st.plotly_chart(
-            map_figure(points, labels),
+            map_figure(
+                points,
+                labels,
+                names={view.key: view.name for view in views},
+                groups=None if by == BY_CLUSTER else colour_groups(points, by, views),
+                highlighted=highlighted,
+            ),  # fmt: skip
             on_select="rerun",
             selection_mode=("points", "box", "lasso"),
             key="map",
             width="stretch",
         )
-        show_selection(points, event, labels)
+        show_selection(settings, summary.name, run.id, points, event, labels)
     except QclustError as exc:
         show_error(exc)
 

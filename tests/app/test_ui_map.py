@@ -11,7 +11,7 @@ import pandas as pd
 from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
-from app.pages.map import selected_frame, selected_ids
+from app.pages.map import distinct_colours, selected_frame, selected_ids
 from db.cluster_queries import latest_run
 from db.models import ClusterMember
 from db.queries import get_corpus
@@ -172,3 +172,46 @@ def test_the_corpus_chosen_on_one_page_stays_chosen(clustered_env: UiCorpus) -> 
     at.selectbox(key="corpus").set_value("demo").run()
     at.switch_page("pages/duplicates.py").run()
     assert at.selectbox(key="corpus").value == "demo"
+
+
+def test_the_largest_clusters_are_named_on_the_map(clustered_env: UiCorpus) -> None:
+    spec = figure(map_page())
+    written = [annotation["text"] for annotation in spec["layout"]["annotations"]]
+    legend = [trace["name"].split(" · ", 1)[1] for trace in spec["data"][1:]]
+    assert written
+    assert set(written) <= set(legend)
+    assert spec["layout"]["margin"]["t"] >= 30  # the toolbar sits above the plot, not on it
+
+
+def test_colours_stay_distinct_past_two_dozen() -> None:
+    colours = distinct_colours(64)
+    assert len(set(colours)) == 64
+    rgb = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in colours], dtype=float)
+    for number in range(63):  # legend neighbours differ plainly
+        assert np.abs(rgb[number] - rgb[number + 1]).sum() > 60
+
+
+def test_colour_by_a_stored_column_and_by_outlier(clustered_env: UiCorpus) -> None:
+    at = map_page()
+    options = at.selectbox(key="map_colour").options
+    assert options[:3] == ["cluster", "outlier or not", "change since the last run"]
+    assert "topic" in options  # the demo file's own column, stored at ingest
+    at.selectbox(key="map_colour").set_value("topic").run()
+    assert not at.exception
+    names = {trace["name"] for trace in figure(at)["data"]}
+    assert "password_reset" in names
+    at.selectbox(key="map_colour").set_value("outlier or not").run()
+    names = {trace["name"] for trace in figure(at)["data"]}
+    assert names <= {"outlier", "in a cluster"}
+    assert sorted(point_ids(figure(at))) == sorted(latest_members(clustered_env))
+
+
+def test_search_hits_are_starred(clustered_env: UiCorpus) -> None:
+    at = map_page()
+    at.text_input(key="map_search").input("How do I reset my password?").run()
+    assert not at.exception
+    stars = [trace for trace in figure(at)["data"] if trace["name"] == "search hits"]
+    assert len(stars) == 1
+    assert len(values(stars[0]["customdata"])) == 50
+    assert stars[0]["marker"]["symbol"] == "star"
+    assert any("50 of 50 search hits shown" in c.value for c in at.caption)
