@@ -15,6 +15,7 @@ from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
 
+from app import cli_answers as answers
 from app.cli_common import (
     CorpusOption,
     JsonOption,
@@ -22,15 +23,19 @@ from app.cli_common import (
     emit_json,
     err,
     fail,
+    open_service,
     out,
+    plural,
     print_error,
     reserve_stdout_for_json,
 )
 from db.errors import QclustError
-from db.queries import get_corpus, set_duplicate_threshold, summarize_corpora
-from db.session import open_database
 from db.settings import get_settings
 from indexer.readers import FILE_FORMATS, FileFormat
+
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help=f"One of {', '.join(FILE_FORMATS)}.")
+]
 
 
 @app.callback()
@@ -50,9 +55,7 @@ def ingest(
     corpus: CorpusOption,
     text_column: Annotated[str | None, typer.Option(help="Column with the question.")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with your own id.")] = None,
-    file_format: Annotated[
-        str | None, typer.Option("--format", help=f"One of {', '.join(FILE_FORMATS)}.")
-    ] = None,
+    file_format: FormatOption = None,
     model: Annotated[
         str | None, typer.Option(help="Model for a new corpus: local path or hub name.")
     ] = None,
@@ -66,62 +69,64 @@ def ingest(
 ) -> None:
     """Store, encode and index every new question of FILE; re-run to resume."""
     from app.progress import StageProgress
-    from indexer.ingest import ingest_file
 
-    if file_format is not None and file_format not in FILE_FORMATS:
-        fail(f"unknown format '{file_format}'; use one of {', '.join(FILE_FORMATS)}")
-    fmt: FileFormat | None = file_format  # type: ignore[assignment]
+    fmt = _file_format(file_format)
     try:
         with StageProgress(err, enabled=not quiet) as progress:
-            report = ingest_file(
-                file,
-                corpus,
-                settings=get_settings(),
-                text_column=text_column,
-                id_column=id_column,
-                file_format=fmt,
-                model=model,
-                truncate_dim=truncate_dim,
-                prompt=prompt,
-                progress=progress,
-            )
+            report, placement = open_service().ingest_file(
+                file, corpus, text_column=text_column, id_column=id_column, file_format=fmt,
+                model=model, truncate_dim=truncate_dim, prompt=prompt, progress=progress,
+            )  # fmt: skip
     except KeyboardInterrupt:
         fail(INTERRUPTED, 130)
     for rejection in report.rejections:
-        err.print(f"{file}:{rejection.line}: {rejection.reason}", highlight=False, markup=False)
+        err.print(f"{file}:{rejection.line}: {rejection.reason}", highlight=False)
     if report.rejected > len(report.rejections):
         err.print(f"... and {report.rejected - len(report.rejections):,} more rejected rows")
     reasons = ", ".join(f"{n:,} {kind}" for kind, n in report.rejection_reasons.most_common())
     out.print(
-        f"{file} -> corpus '{corpus}': {report.rows_read:,} rows read, {report.added:,} new, "
-        f"{report.already_in_corpus:,} already in the corpus, "
+        f"{file} -> corpus '{corpus}': {plural(report.rows_read, 'row')} read, "
+        f"{report.added:,} new, {report.already_in_corpus:,} already in the corpus, "
         f"{report.duplicates_in_file:,} repeated in the file, "
         f"{report.rejected:,} rejected" + (f" ({reasons})" if reasons else ""),
         highlight=False,
     )
+    _say_columns(file, text_column, id_column, fmt)
     if report.nothing_done:
         fail(f"no usable question in {file}; nothing was stored")
     out.print(
-        f"encoded {report.encoded:,} questions; index {report.index_kind} holds "
-        f"{report.index_size:,} vectors ({report.seconds:.1f} s)",
+        f"encoded {plural(report.encoded, 'question')}; index {report.index_kind} holds "
+        f"{plural(report.index_size, 'vector')} ({report.seconds:.1f} s)",
         highlight=False,
     )
-    if report.added:
-        _place_into_clusters(corpus)
-
-
-def _place_into_clusters(corpus: str) -> None:
-    """New questions join the latest clustering run's clusters until the next full run."""
-    from clustering.assign import place_new_questions
-
-    settings = get_settings()
-    sessions = open_database(settings.resolved_database_url)
-    placed = place_new_questions(corpus, settings=settings, sessions=sessions)
-    if placed.placed or placed.unassigned:
+    if placement.placed or placement.unassigned:
         out.print(
-            f"placed {placed.placed:,} new questions into existing clusters, "
-            f"{placed.unassigned:,} unassigned (until the next 'qclust cluster')"
+            f"placed {plural(placement.placed, 'new question')} into existing clusters, "
+            f"{placement.unassigned:,} unassigned (until the next 'qclust cluster')",
+            highlight=False,
         )
+
+
+def _file_format(name: str | None) -> FileFormat | None:
+    if name is not None and name not in FILE_FORMATS:
+        fail(f"unknown format '{name}'; use one of {', '.join(FILE_FORMATS)}")
+    return name  # type: ignore[return-value]  # one of FILE_FORMATS, checked above
+
+
+def _say_columns(
+    file: Path, text_column: str | None, id_column: str | None, fmt: FileFormat | None
+) -> None:
+    """Which column the text came from: a guessed one is worth seeing (a wrong guess reads
+    the wrong column as questions)."""
+    from app.question_files import text_column_of
+
+    try:
+        column = text_column_of(file, text_column, fmt)
+    except QclustError:  # the reader took the file; what only this look at it trips on is moot
+        return
+    if column is not None:
+        ids = f", ids from column '{id_column}'" if id_column else ""
+        out.print(f"questions from column '{column}'{ids}", highlight=False)
 
 
 @app.command()
@@ -132,84 +137,91 @@ def search(
     as_json: JsonOption = False,
 ) -> None:
     """The questions nearest to QUERY, with cosine scores."""
-    from indexer.search import open_searcher
-
-    searcher = open_searcher(corpus, settings=get_settings())
-    hits = searcher.search(query, k)
+    result = answers.search(corpus, query, k)
     if as_json:
         emit_json(
-            {"query": query, "corpus": corpus, "hits": [asdict(h) for h in hits],
-             "not_encoded": searcher.not_encoded}
+            {"query": query, "corpus": corpus, "hits": [asdict(h) for h in result.hits],
+             "not_encoded": result.not_encoded, "revision": result.revision}
         )  # fmt: skip
         return
-    if searcher.not_encoded:
-        err.print(f"warning: {searcher.location.not_encoded_message()}", markup=False)
-    table = Table("score", "id", "question", box=None, header_style="bold")
-    for hit in hits:
-        table.add_row(f"{hit.score:.3f}", hit.external_id or str(hit.question_id), hit.text)
-    out.print(table)
+    answers.print_hits(result)
 
 
 @app.command()
 def dupes(
-    question: Annotated[str, typer.Argument(help="The new question to check.")],
+    question: Annotated[
+        str | None, typer.Argument(help="The new question to check (or --file).")
+    ] = None,
+    *,
     corpus: CorpusOption,
+    file: Annotated[
+        Path | None, typer.Option("--file", "-f", help="Check every question of this file.")
+    ] = None,
+    text_column: Annotated[
+        str | None, typer.Option(help="--file: column with the question.")
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="--file: column with your own id.")] = None,
+    file_format: FormatOption = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="--file: write here (.csv, .parquet, .jsonl, .json)."),
+    ] = None,
     threshold: Annotated[
         float | None, typer.Option(min=0.0, max=1.0, help="Override the corpus threshold.")
     ] = None,
     k: Annotated[int, typer.Option("-k", min=1, max=1000, help="Neighbours to look at.")] = 10,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Does QUESTION duplicate questions already in the corpus?"""
-    from indexer.search import open_searcher
+    """Does QUESTION (or each question of --file) duplicate questions already in the corpus?
 
-    check = open_searcher(corpus, settings=get_settings()).check_duplicates(
-        question, k=k, threshold=threshold
-    )
+    With --file, the results keep every column of the file and add the verdict, the score and
+    the best match; CSV on standard output unless --output or --json says otherwise.
+    """
+    if question is not None and file is not None:
+        fail("give one QUESTION or --file FILE, not both")
+    if file is None and (output or text_column or id_column or file_format):
+        fail("--output, --text-column, --id-column and --format go with --file")
+    if file is not None:
+        from app.cli_dupes_file import check_file
+
+        check_file(
+            file, corpus, answers.checker(corpus, k=k, threshold=threshold),
+            text_column=text_column, id_column=id_column, file_format=_file_format(file_format),
+            output=output, as_json=as_json, quiet=quiet,
+        )  # fmt: skip
+        return
+    if question is None:
+        fail("give a QUESTION to check, or --file FILE")
+    result = answers.checker(corpus, k=k, threshold=threshold)([question])[0]
     if as_json:
-        payload = asdict(check)
+        payload = asdict(result)
         payload["corpus"] = corpus
         emit_json(payload)
         return
-    colour = {"duplicate": "red", "possible": "yellow", "new": "green"}[check.verdict]
-    chance = "" if check.probability is None else f", P(duplicate) {check.probability:.2f}"
-    out.print(
-        f"[bold {colour}]{check.verdict}[/] (threshold {check.threshold:.2f}, "
-        f"possible from {check.possible_threshold:.2f}{chance})",
-        markup=True,
-    )
-    shown = check.matches or check.nearest[:3]
-    if not check.matches and shown:
-        out.print("nearest questions:")
-    for hit in shown:
-        out.print(f"  {hit.score:.3f}  {hit.text}", highlight=False, markup=False)
+    answers.print_check(result)
 
 
 @app.command()
 def corpora(as_json: JsonOption = False) -> None:
     """List corpora with their sizes, models and thresholds."""
-    settings = get_settings()
-    from db.runs import close_abandoned_runs
-
-    with open_database(settings.resolved_database_url).begin() as session:
-        close_abandoned_runs(session)
-        summaries = summarize_corpora(session)
+    service = open_service()
+    summaries = service.corpora()
     if as_json:
         emit_json([asdict(s) for s in summaries])
         return
     table = Table("corpus", "questions", "model", "threshold", "last ingest", box=None)
     for s in summaries:
-        threshold = s.duplicate_threshold or settings.duplicate_threshold
+        threshold = s.duplicate_threshold or service.settings.duplicate_threshold
         last = s.last_ingest.strftime("%Y-%m-%d %H:%M") if s.last_ingest else "-"
         table.add_row(s.name, f"{s.questions:,}", s.model or "-", f"{threshold:.2f}", last)
     out.print(table)
     for s in summaries:
         if s.not_encoded:
-            err.print(
-                f"warning: {s.not_encoded:,} questions of corpus '{s.name}' are not encoded yet; "
-                "run 'qclust ingest' again (or wait for the ingest that is running)",
-                markup=False,
-            )
+            err.print(f"warning: {answers.not_encoded_message(s.not_encoded, s.name)}")
+
+
+LABELS_TO_KNOW_PRECISION = 20
 
 
 @app.command()
@@ -218,18 +230,28 @@ def threshold(
     value: Annotated[float | None, typer.Argument(help="New cosine threshold, 0 to 1.")] = None,
     clear: Annotated[bool, typer.Option(help="Go back to the default threshold.")] = False,
 ) -> None:
-    """Show or set a corpus's duplicate threshold."""
-    settings = get_settings()
-    sessions = open_database(settings.resolved_database_url)
-    with sessions.begin() as session:
+    """Show or set a corpus's duplicate threshold, and where it comes from."""
+    service = open_service()
+    try:
         if value is not None or clear:
-            try:
-                set_duplicate_threshold(session, corpus, None if clear else value)
-            except ValueError as exc:
-                fail(str(exc))
-        own = get_corpus(session, corpus).duplicate_threshold
-    source = "own" if own is not None else "default"
-    out.print(f"{corpus}: {own or settings.duplicate_threshold:.2f} ({source})")
+            info = service.set_threshold(corpus, None if clear else value)
+        else:
+            info = service.threshold(corpus)
+    except QclustError as exc:
+        fail(str(exc))
+    out.print(
+        f"{corpus}: {info.threshold:.2f} ({info.source}); possible duplicates from "
+        f"{info.possible_threshold:.2f}",
+        highlight=False,
+    )
+    if info.labelled_pairs == 0:
+        out.print(
+            f"no pair labelled yet: label {LABELS_TO_KNOW_PRECISION} pairs to know your "
+            "precision (the UI's Labelling page), then 'qclust calibrate'",
+            highlight=False,
+        )
+    else:
+        out.print(f"{plural(info.labelled_pairs, 'labelled pair')}", highlight=False)
 
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -271,30 +293,14 @@ def ui(
         raise typer.Exit(130) from None
 
 
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=0, max=65535, help="Port (0: any free one).")] = 8600,
-) -> None:
-    """Serve the duplicate check and search over HTTP (JSON) for other programs."""
-    from app.http_api import LookupService, make_server
-
-    server = make_server(LookupService(get_settings()), host, port)
-    err.print(f"serving on http://{host}:{server.server_port} (GET /dupes?corpus=NAME&q=TEXT)")
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
-
-
 from app import (  # noqa: E402,F401  (each registers its commands)
     cli_calibrate,
     cli_clusters,
+    cli_edits,
     cli_eval,
     cli_models,
     cli_multilingual,
+    cli_server,
 )
 
 INTERRUPTED = "interrupted; run the same command again to resume where it stopped"

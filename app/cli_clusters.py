@@ -7,11 +7,23 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.cli_common import CorpusOption, JsonOption, app, emit_json, err, fail, out
+from app.cli_common import (
+    NEGATIVE_VALUES,
+    CorpusOption,
+    JsonOption,
+    app,
+    emit_json,
+    err,
+    fail,
+    open_service,
+    out,
+    plural,
+)
 from db.cluster_queries import cluster_members, cluster_views, latest_run
-from db.models import ClusterMember, ClusterRun
+from db.models import ClusterMember, ClusterRun, Corpus, QuestionVector
 from db.queries import get_corpus
 from db.session import open_database
 from db.settings import get_settings
@@ -37,7 +49,6 @@ def cluster(
     """Group near-duplicates and topics, name them, map them; stored as one run."""
     from app.progress import StageProgress
     from clustering.params import ClusterParams
-    from clustering.pipeline import run_clustering
 
     params = ClusterParams(
         min_cluster_size=min_cluster_size,
@@ -49,23 +60,36 @@ def cluster(
         make_map=not no_map,
         random_state=seed,
     )
-    settings = get_settings()
-    sessions = open_database(settings.resolved_database_url)
+    service = open_service()
     with StageProgress(err, enabled=not quiet) as progress:
-        run_id = run_clustering(
-            corpus, settings=settings, sessions=sessions, params=params, progress=progress
-        )
-    with sessions() as session:
-        run = session.get_one(ClusterRun, run_id)
+        run = service.cluster(corpus, params, progress=progress)
+    with service.sessions() as session:
         changes = [view.change for view in cluster_views(session, run)]
     counts = ", ".join(f"{changes.count(c)} {c}" for c in ("new", "kept", "merged", "split"))
     gone = len((run.changes or {}).get("gone", []))
     out.print(
-        f"run {run.id}: {run.cluster_count} clusters ({counts}, {gone} gone), "
-        f"{run.noise_share:.1%} outliers, {run.group_count} near-duplicate groups, "
-        f"{run.question_count:,} questions in {run.seconds or 0:.1f} s",
+        f"run {run.id}: {plural(run.cluster_count, 'cluster')} ({counts}, {gone} gone), "
+        f"{run.noise_share:.1%} outliers, {plural(run.group_count, 'near-duplicate group')}, "
+        f"{plural(run.question_count, 'question')} in {run.seconds or 0:.1f} s",
         highlight=False,
     )
+
+
+def has_unplaced_questions(session: Session, run: ClusterRun) -> bool:
+    """Whether the corpus has encoded questions that `run` has not seen (ingested after it, and
+    not placed yet): a query, so that listing clusters needs no vectors and no index."""
+    encoder_id = select(Corpus.encoder_id).where(Corpus.id == run.corpus_id).scalar_subquery()
+    in_run = (
+        select(ClusterMember.question_id)
+        .where(
+            ClusterMember.run_id == run.id, ClusterMember.question_id == QuestionVector.question_id
+        )
+        .exists()
+    )
+    unseen = select(QuestionVector.question_id).where(
+        QuestionVector.corpus_id == run.corpus_id, QuestionVector.encoder_id == encoder_id, ~in_run
+    )
+    return session.scalar(unseen.limit(1)) is not None
 
 
 def _latest(corpus: str) -> tuple[sessionmaker[Session], ClusterRun]:
@@ -85,14 +109,16 @@ def clusters(
     as_json: JsonOption = False,
 ) -> None:
     """List the latest run's clusters: size, name, keywords, representative question."""
-    from clustering.assign import place_new_questions
+    sessions, run = _latest(corpus)
+    with sessions() as session:
+        unplaced = has_unplaced_questions(session, run)
+    if unplaced:  # only then are the vectors and the index loaded
+        from app.service import Service
 
-    settings = get_settings()
-    sessions = open_database(settings.resolved_database_url)
-    placed = place_new_questions(corpus, settings=settings, sessions=sessions)
-    if placed.placed or placed.unassigned:
-        err.print(f"placed {placed.placed} new questions, {placed.unassigned} unassigned")
-    _, run = _latest(corpus)
+        placed = Service(get_settings(), sessions).place_new(corpus)
+        err.print(
+            f"placed {plural(placed.placed, 'new question')}, {placed.unassigned:,} unassigned"
+        )
     with sessions() as session:
         views = cluster_views(session, run)[:limit]
     if as_json:
@@ -106,9 +132,9 @@ def clusters(
     out.print(f"run {run.id}: {run.noise_share:.1%} outliers ('qclust outliers')", highlight=False)
 
 
-@app.command("cluster-show")
+@app.command("cluster-show", context_settings=NEGATIVE_VALUES)
 def cluster_show(
-    key: Annotated[int, typer.Argument(help="Cluster id (from 'qclust clusters').")],
+    key: Annotated[int, typer.Argument(help="Cluster id (from 'qclust clusters'); -1: outliers.")],
     corpus: CorpusOption,
     limit: Annotated[int, typer.Option(help="How many members to list.")] = 20,
     as_json: JsonOption = False,
@@ -122,9 +148,12 @@ def cluster_show(
     if as_json:
         emit_json({"run": run.id, "cluster": key, "members": [asdict(m) for m in members]})
         return
-    for member in members:
+    for member in members:  # the id is what `qclust move` and `qclust canonical` take
         flag = " (placed)" if member.placed else ""
-        out.print(f"{member.centrality:.3f}  {member.text}{flag}", highlight=False, markup=False)
+        out.print(
+            f"{member.centrality:.3f}  {member.question_id:>6}  {member.text}{flag}",
+            highlight=False,
+        )
 
 
 @app.command()
@@ -137,7 +166,7 @@ def outliers(
     limit: Annotated[int, typer.Option(help="How many to list.")] = 30,
 ) -> None:
     """The questions no topic took: an inbox, with the nearest cluster of each."""
-    from sqlalchemy import func, select
+    from sqlalchemy import func
 
     from clustering.assign import attach_outliers
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import sys
 from collections.abc import Callable
-from typing import Annotated, Any, NoReturn, TextIO
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+if TYPE_CHECKING:
+    from app.service import Service
 
 app = typer.Typer(
     help="Semantic search, duplicate detection and clustering for piles of questions.",
@@ -26,6 +30,43 @@ err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
 
 CorpusOption = Annotated[str, typer.Option("--corpus", "-c", help="Corpus name.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for programs.")]
+# For commands that take a cluster key: in `qclust move demo 12 -1`, -1 (out of every cluster)
+# is a value, not an unknown option.
+NEGATIVE_VALUES = {"ignore_unknown_options": True}
+
+
+def open_service() -> Service:
+    """The command's one service; imported here, so that `--help` and the quick commands never
+    pay for what only some commands need."""
+    from app.service import Service
+    from db.settings import get_settings
+
+    return Service(get_settings())
+
+
+def plural(count: int, word: str) -> str:
+    """'1 row', '2 rows', '1,000 rows'."""
+    return f"{count:,} {word if count == 1 else word + 's'}"
+
+
+def cluster_label(key: int | None, name: str | None = None) -> str:
+    """How messages name a cluster: by key and, when it has one, name."""
+    if key is None:
+        return "no cluster (not clustered yet)"
+    if key == -1:
+        return "the outliers (no cluster)"
+    return f"cluster {key} '{name}'" if name else f"cluster {key}"
+
+
+def default_analyst() -> str:
+    """Who an edit is recorded as unless `--by` says: `QCLUST_ANALYST`, else the OS user."""
+    named = os.environ.get("QCLUST_ANALYST", "").strip()
+    if named:
+        return named
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in the environment or the password database
+        return "analyst"
 
 
 def comma_list(option: str | None) -> list[str] | None:

@@ -10,7 +10,6 @@ import logging
 import math
 from typing import Any
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -36,6 +35,8 @@ def default_nprobe(n_lists: int) -> int:
 
 def build_index(vectors: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], factory: str) -> Any:
     """A CPU index of `factory` over `vectors`, searched by inner product, keyed by `ids`."""
+    import faiss
+
     dimension = vectors.shape[1]
     index = faiss.index_factory(dimension, factory, faiss.METRIC_INNER_PRODUCT)
     if not index.is_trained:
@@ -49,6 +50,8 @@ def build_index(vectors: npt.NDArray[np.float32], ids: npt.NDArray[np.int64], fa
 
 
 def tune(index: Any) -> None:
+    import faiss
+
     if "IVF" in index_kind(index):
         ivf = faiss.extract_index_ivf(index)
         ivf.nprobe = default_nprobe(ivf.nlist)
@@ -63,6 +66,8 @@ def add_vectors(index: Any, vectors: npt.NDArray[np.float32], ids: npt.NDArray[n
 
 def index_kind(index: Any) -> str:
     """The factory string of a built index (read back from its structure)."""
+    import faiss
+
     if isinstance(index, faiss.IndexIDMap2 | faiss.IndexIDMap):
         return EXACT_FACTORY
     try:
@@ -78,6 +83,8 @@ def _on_gpu(index: Any) -> bool:
 
 def to_search_device(index: Any, ngpu: int) -> Any:
     """Move `index` to the GPUs when faiss has some and `ngpu` allows; else keep it on the CPU."""
+    import faiss
+
     available = faiss.get_num_gpus() if hasattr(faiss, "get_num_gpus") else 0
     if ngpu == 0 or available == 0:
         return index

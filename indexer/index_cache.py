@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
-import faiss
 import numpy as np
 import numpy.typing as npt
 
@@ -70,6 +69,8 @@ class _Checksummed:
 
 def write_cache(folder: Path, cached: CachedIndex) -> Path:
     """Write atomically; stale temporary files of dead processes are removed first."""
+    import faiss
+
     folder.mkdir(parents=True, exist_ok=True)
     remove_orphan_temporaries(folder)
     path = folder / CACHE_NAME
@@ -93,6 +94,8 @@ def write_cache(folder: Path, cached: CachedIndex) -> Path:
 
 
 def read_cache(folder: Path, *, encoder_id: int, dimension: int) -> CachedIndex:
+    import faiss
+
     path = folder / CACHE_NAME
     try:
         with path.open("rb") as handle:

@@ -40,7 +40,8 @@ def ingested(cli: CliRunner, settings: Settings) -> CliRunner:
         app, ["ingest", str(path), "--corpus", "support", "--text-column", "question", "-q"]
     )
     assert result.exit_code == 0, result.output
-    assert "4 new" in result.output
+    assert "4 rows read, 4 new" in result.output
+    assert "questions from column 'question'" in result.output  # named here; guessed, it says too
     return cli
 
 
@@ -73,6 +74,48 @@ def test_threshold_per_corpus(ingested: CliRunner) -> None:
     bad = ingested.invoke(app, ["threshold", "support", "1.5"])
     assert bad.exit_code == 1
     assert "cosine in (0, 1]" in bad.output
+
+
+def test_threshold_says_where_it_comes_from_and_what_labels_would_tell(
+    ingested: CliRunner, settings: Settings
+) -> None:
+    shown = ingested.invoke(app, ["threshold", "support"]).output
+    assert "support: 0.80 (default); possible duplicates from 0.70" in shown
+    assert "no pair labelled yet: label 20 pairs to know your precision" in shown
+    ingested.invoke(app, ["threshold", "support", "0.9"])
+    answer = ingested.invoke(
+        app, ["dupes", "How can I reset my password?", "-c", "support", "--json"]
+    )
+    assert json.loads(answer.stdout)["threshold_source"] == "own"
+
+    from sqlalchemy import select
+
+    from db.labels import record_label
+    from db.models import PairVerdict, Question
+    from db.queries import get_corpus
+    from db.session import open_database
+
+    with open_database(settings.resolved_database_url).begin() as session:
+        first, second = session.scalars(select(Question.id).order_by(Question.id).limit(2))
+        corpus_id = get_corpus(session, "support").id
+        record_label(
+            session, corpus_id, (first, second), PairVerdict.DUPLICATE, similarity=0.9, by="t"
+        )
+    shown = ingested.invoke(app, ["threshold", "support"]).output
+    assert "support: 0.90 (own); possible duplicates from 0.80" in shown
+    assert "1 labelled pair" in shown
+    assert "label 20 pairs" not in shown
+
+
+def test_a_one_row_file_reads_1_row_and_guesses_its_text_column(
+    cli: CliRunner, tmp_path: Path
+) -> None:
+    path = write_csv(tmp_path / "one.csv", [{"ticket": "T1", "Title": QUESTIONS[0]}])
+    result = cli.invoke(app, ["ingest", str(path), "-c", "one", "-q"])
+    assert result.exit_code == 0, result.output
+    assert "1 row read, 1 new" in result.output
+    assert "questions from column 'Title'" in result.output
+    assert "encoded 1 question; index IDMap2,Flat holds 1 vector" in result.output
 
 
 def test_bad_input_gives_one_clear_line_and_exit_code(cli: CliRunner, tmp_path: Path) -> None:
@@ -132,13 +175,13 @@ def test_questions_stored_but_not_encoded_are_reported_not_answered_new(
         newest = session.scalar(select(Question.id).order_by(Question.id.desc()))
         session.execute(delete(QuestionVector).where(QuestionVector.question_id == newest))
     listing = ingested.invoke(app, ["corpora"])
-    assert "1 questions of corpus 'support' are not encoded yet" in listing.output
+    assert "1 question of corpus 'support' is not encoded yet" in listing.output
     found = ingested.invoke(app, ["search", "PayPal", "-c", "support", "--json"])
     assert json.loads(found.stdout)["not_encoded"] == 1
     verdict = ingested.invoke(app, ["dupes", "Is the app available in French?", "-c", "support"])
     assert verdict.exit_code == 1
     assert "not encoded yet" in str(verdict.exception) + verdict.output
     again = ingested.invoke(app, ["ingest", str(_questions_file(settings)), "-c", "support", "-q"])
-    assert "encoded 1 questions" in again.output
+    assert "encoded 1 question;" in again.output
     verdict = ingested.invoke(app, ["dupes", "Is the app available in French?", "-c", "support"])
     assert verdict.exit_code == 0, verdict.output

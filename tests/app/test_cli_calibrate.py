@@ -81,8 +81,12 @@ def test_a_pairs_file_sets_the_threshold_and_the_probability(
     answer = json.loads(check.output)
     assert answer["threshold"] == pytest.approx(record["threshold"])
     assert answer["probability"] > 0.9  # the very question: cosine 1
+    assert answer["threshold_source"] == "calibrated"
     text = cli.invoke(app, ["dupes", "How do I reset my password?", "-c", "support"])
     assert "P(duplicate)" in text.output
+    assert "(calibrated threshold" in text.output
+    shown = cli.invoke(app, ["threshold", "support"]).output
+    assert f"support: {record['threshold']:.2f} (calibrated)" in shown
 
 
 def test_analyst_labels_are_learnt_from_and_too_few_are_refused(
