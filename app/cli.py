@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -10,7 +11,6 @@ from typing import Annotated
 
 import typer
 from rich.logging import RichHandler
-from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DatabaseError
@@ -257,6 +257,20 @@ def threshold(
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
+def _require_tokens_for_the_ui() -> None:
+    """An exposed UI asks for a token; with none to give, nobody could sign in."""
+    from db.session import open_database
+    from db.tokens import active_token_count
+
+    with open_database(get_settings().resolved_database_url)() as session:
+        tokens = active_token_count(session)
+    if not tokens:
+        fail(
+            "an exposed UI asks analysts for an API token, and there is none: create one with "
+            "'qclust tokens create --name NAME --scope write' (or listen on 127.0.0.1)"
+        )
+
+
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to serve on.")] = 8501,
@@ -273,16 +287,18 @@ def ui(
 
     from app.ui_launch import streamlit_command, url_for, wait_then_open
 
+    env = dict(os.environ)
     if host not in LOOPBACK_HOSTS:
+        _require_tokens_for_the_ui()
+        env["QCLUST_UI_LOGIN"] = "1"
         err.print(
-            f"[bold yellow]warning:[/] listening on {escape(host)}: anyone who reaches this "
-            "address can search, upload, ingest, merge and label; nothing asks who they are",
-            markup=True,
+            f"listening on {host}: analysts sign in with an API token ('qclust tokens "
+            "create --name NAME --scope write'; a read token can only search and browse)",
             highlight=False,
         )
     url = url_for(host, port)
     err.print(f"qclust UI: {url}  (Ctrl-C stops it)", highlight=False)
-    process = subprocess.Popen(streamlit_command(host, port), stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(streamlit_command(host, port), stdin=subprocess.DEVNULL, env=env)
     try:
         if open_browser:
             wait_then_open(url, process)

@@ -12,6 +12,9 @@ import psutil
 import pytest
 
 from app.ui_launch import is_healthy, streamlit_options, url_for
+from db.models import TokenScope
+from db.session import open_database
+from db.tokens import create_token
 from tests.app.conftest import UiCorpus
 from tests.app.test_browser import free_port
 
@@ -98,12 +101,20 @@ def test_a_new_home_with_no_terminal_gets_a_running_ui_on_loopback(
 
 
 @pytest.mark.slow
-def test_another_host_is_exposed_on_purpose_and_says_so(app_env: UiCorpus, tmp_path: Path) -> None:
+def test_another_host_asks_for_a_token_and_needs_one_to_exist(
+    own_corpus_env: UiCorpus, tmp_path: Path
+) -> None:
     port = free_port()
+    refused, log = _start(tmp_path, "--port", str(port), "--host", "0.0.0.0")
+    assert refused.wait(timeout=START_TIMEOUT) == 1
+    assert "there is none: create one with 'qclust tokens create" in log.read_text()
+
+    with open_database(own_corpus_env.database_url).begin() as session:
+        create_token(session, "ana", TokenScope.WRITE)
     process, log = _start(tmp_path, "--port", str(port), "--host", "0.0.0.0")
     try:
         _wait_healthy(f"http://127.0.0.1:{port}", process, log)
         assert _listening_addresses(process, port) == {"0.0.0.0"}
     finally:
         _stop(process)
-    assert "listening on 0.0.0.0: anyone who reaches this address" in log.read_text()
+    assert "listening on 0.0.0.0: analysts sign in with an API token" in log.read_text()
