@@ -314,6 +314,7 @@ from app import (  # noqa: E402,F401  (each registers its commands)
     cli_clusters,
     cli_edits,
     cli_eval,
+    cli_export,
     cli_models,
     cli_multilingual,
     cli_server,

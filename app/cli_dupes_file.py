@@ -206,18 +206,18 @@ def _write(
 ) -> None:
     if kind == "jsonl":
         lines = (json.dumps(r, default=str, ensure_ascii=False) + "\n" for r in records)
-        _put(output, "".join(lines).encode("utf-8"))
+        put_bytes(output, "".join(lines).encode("utf-8"))
         return
     frame = results_frame(own, columns, records, own_as_text=kind == "csv")
     if kind == "csv":
         from app.csv_export import safe_csv
 
-        _put(output, safe_csv(frame))
+        put_bytes(output, safe_csv(frame))
     elif output is not None:  # Parquet: only ever chosen by an output file's suffix
-        _write_parquet(frame, output)
+        write_parquet(frame, output)
 
 
-def _write_parquet(frame: pd.DataFrame, output: Path) -> None:
+def write_parquet(frame: pd.DataFrame, output: Path) -> None:
     import pyarrow as pa
 
     try:
@@ -230,7 +230,7 @@ def _write_parquet(frame: pd.DataFrame, output: Path) -> None:
         frame.to_parquet(output, index=False)
 
 
-def _put(output: Path | None, data: bytes) -> None:
+def put_bytes(output: Path | None, data: bytes) -> None:
     if output is None:
         sys.stdout.write(data.decode("utf-8"))
         sys.stdout.flush()
