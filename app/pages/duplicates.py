@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from app.csv_export import safe_csv
+from app.question_files import read_question_file
 from app.service import Service
 from app.service.results import Check
 from app.ui_resources import (
@@ -29,8 +31,7 @@ from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.queries import CorpusSummary
 from db.settings import Settings
-from indexer.readers import read_rows
-from indexer.validation import Rejection, check_question, check_row, clean_text
+from indexer.validation import Rejection, check_question, clean_text
 
 DEFAULT_K = 5
 MAX_K = 20
@@ -45,6 +46,7 @@ RESULTS_STATE = "duplicate_results"
 class Candidate:
     line: int
     text: str
+    values: dict[str, Any] = field(default_factory=dict)  # an uploaded row's own columns
 
 
 def pasted_questions(text: str, *, max_chars: int) -> tuple[list[Candidate], list[Rejection]]:
@@ -65,17 +67,17 @@ def pasted_questions(text: str, *, max_chars: int) -> tuple[list[Candidate], lis
 def uploaded_questions(
     data: bytes, filename: str, *, text_column: str | None, max_chars: int
 ) -> tuple[list[Candidate], list[Rejection]]:
-    """The questions of an uploaded CSV/TSV/TXT file, read as `qclust ingest` reads files."""
-    found: list[Candidate] = []
-    rejected: list[Rejection] = []
+    """The questions of an uploaded CSV/TSV/TXT file, read as `qclust ingest` reads files;
+    each keeps its row's own columns (a ticket number, say) for the download."""
     with uploaded_file(data, filename, text_field="Question column") as path:
-        for row in read_rows(path, text_column=text_column):
-            problem = check_row(row, max_chars=max_chars)
-            if problem or row.text is None:
-                rejected.append(Rejection(row.line, problem.message if problem else "no text"))
-            else:
-                found.append(Candidate(row.line, clean_text(row.text)))
-    return found, rejected
+        questions = read_question_file(
+            path, text_column=text_column, id_column=None, file_format=None, max_chars=max_chars
+        )
+    found = [
+        Candidate(row.line, clean_text(row.text), {c: row.values.get(c) for c in questions.columns})
+        for row in questions.rows
+    ]
+    return found, questions.rejections
 
 
 def check_all(
@@ -173,7 +175,19 @@ def verdict_summary(frame: pd.DataFrame) -> str:
     )
 
 
-def show_results(frame: pd.DataFrame, threshold: float, possible: float) -> None:
+def download_frame(frame: pd.DataFrame, candidates: Sequence[Candidate]) -> pd.DataFrame:
+    """The results beside each uploaded row's own columns, all of them, in the file's order; a
+    result column whose name the file already uses becomes `qclust_<name>`."""
+    own = pd.DataFrame([candidate.values for candidate in candidates])
+    if own.empty:
+        return frame
+    results = frame.rename(columns={c: f"qclust_{c}" for c in frame.columns if c in own.columns})
+    return pd.concat([own, results], axis=1)
+
+
+def show_results(
+    frame: pd.DataFrame, threshold: float, possible: float, candidates: Sequence[Candidate]
+) -> None:
     st.markdown(
         f"Verdicts: {verdict_summary(frame)} · duplicate from {threshold:.2f}, "
         f"possible from {possible:.2f}"
@@ -184,7 +198,7 @@ def show_results(frame: pd.DataFrame, threshold: float, possible: float) -> None
     st.dataframe(frame, hide_index=True, width="stretch", column_config=RESULT_COLUMNS)
     st.download_button(
         "Download results (CSV)",
-        safe_csv(frame),
+        safe_csv(download_frame(frame, candidates)),
         file_name="duplicate-check.csv",
         mime="text/csv",
         key="dup_download",
@@ -255,7 +269,8 @@ def render() -> None:
         if len(candidates) > MAX_QUESTIONS:
             st.warning(f"Checking the first {MAX_QUESTIONS:,} of {len(candidates):,} questions.")
             candidates = candidates[:MAX_QUESTIONS]
-        show_results(checked_frame(settings, summary, candidates, k), threshold, possible)
+        frame = checked_frame(settings, summary, candidates, k)
+        show_results(frame, threshold, possible, candidates)
     except QclustError as exc:
         show_error(exc)
 

@@ -164,3 +164,20 @@ def test_pasted_questions_have_a_check_button(clustered_env: UiCorpus) -> None:
     at.text_area(key="dup_text").input(PARAPHRASE)
     at.button(key="dup_check").click().run()
     assert list(results(at)["verdict"]) == ["duplicate"]
+
+
+def test_the_download_keeps_the_uploaded_files_columns(
+    clustered_env: UiCorpus, downloads: list[dict[str, Any]]
+) -> None:
+    at = duplicates_page()
+    at.radio(key="dup_source").set_value("File").run()
+    content = f'ticket,text,line\nT-1,"{PARAPHRASE}",x\nT-2,{NEW},y\n'.encode()
+    at.file_uploader(key="dup_file").set_value(("mine.csv", content, "text/csv"))
+    at.text_input(key="dup_column").input("text").run()
+    assert not at.exception
+    csvs = [d for d in downloads if d["mimetype"].startswith("text/csv")]
+    downloaded = pd.read_csv(io.BytesIO(csvs[-1]["data"]))
+    assert list(downloaded.columns[:3]) == ["ticket", "text", "line"]  # the file's, in order
+    assert list(downloaded["ticket"]) == ["T-1", "T-2"]
+    assert list(downloaded["qclust_line"]) == [2, 3]  # the file has its own 'line' column
+    assert list(downloaded["verdict"]) == ["duplicate", "new"]
