@@ -15,6 +15,7 @@ from app.cli_common import (
     CorpusOption,
     JsonOption,
     app,
+    cluster_label,
     emit_json,
     err,
     fail,
@@ -27,6 +28,7 @@ from db.models import ClusterMember, ClusterRun, Corpus, QuestionVector
 from db.queries import get_corpus
 from db.session import open_database
 from db.settings import get_settings
+from db.ui_queries import outlier_members, run_member_count
 
 
 @app.command()
@@ -143,12 +145,25 @@ def cluster_show(
     sessions, run = _latest(corpus)
     with sessions() as session:
         members = cluster_members(session, run.id, key, limit=limit)
+        view = next((v for v in cluster_views(session, run) if v.key == key), None)
+        size = run_member_count(session, run.id, key)
     if not members:
         fail(f"run {run.id} of corpus '{corpus}' has no cluster {key}")
     if as_json:
-        emit_json({"run": run.id, "cluster": key, "members": [asdict(m) for m in members]})
+        emit_json(
+            {"run": run.id, "cluster": key, "name": view.name if view else None, "size": size,
+             "members": [asdict(m) for m in members]}
+        )  # fmt: skip
         return
-    for member in members:  # the id is what `qclust move` and `qclust canonical` take
+    name = view.name if view else "outliers"
+    change = f", {view.change}" if view else ""
+    out.print(
+        f"cluster {key} · {name} · {plural(size, 'question')}{change}; showing "
+        f"{len(members):,}, most central first (centrality: cosine to the cluster's mean "
+        "direction; id: what 'qclust move' and 'qclust canonical' take)",
+        highlight=False,
+    )
+    for member in members:
         flag = " (placed)" if member.placed else ""
         out.print(
             f"{member.centrality:.3f}  {member.question_id:>6}  {member.text}{flag}",
@@ -180,16 +195,18 @@ def outliers(
                 ClusterMember.run_id == run.id, ClusterMember.cluster_key == -1
             )
         )
-        members = cluster_members(session, run.id, -1, limit=limit)
-        nearest = dict(
-            session.execute(
-                select(ClusterMember.question_id, ClusterMember.nearest_key).where(
-                    ClusterMember.run_id == run.id, ClusterMember.cluster_key == -1
-                )
-            ).all()
-        )
-    out.print(f"{total:,} outliers of {run.question_count:,} questions", highlight=False)
+        members = outlier_members(session, run.id, limit=limit, offset=0)
+        names = {v.key: v.name for v in cluster_views(session, run)}
+    out.print(
+        f"{total:,} outliers of {run.question_count:,} questions, closest to a cluster first "
+        "(similarity: cosine to the nearest clustered neighbour)",
+        highlight=False,
+    )
+    table = Table("similarity", "id", "question", "nearest cluster", box=None)
     for m in members:
-        near = nearest.get(m.question_id)
-        hint = f"  -> cluster {near}" if near is not None else ""
-        out.print(f"{m.text}{hint}", highlight=False, markup=False)
+        similarity = "-" if m.nearest_similarity is None else f"{m.nearest_similarity:.3f}"
+        near = (
+            "-" if m.nearest_key is None else cluster_label(m.nearest_key, names.get(m.nearest_key))
+        )
+        table.add_row(similarity, str(m.question_id), m.text, near)
+    out.print(table)

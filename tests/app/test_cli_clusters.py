@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,15 +46,24 @@ def test_cluster_then_browse_from_the_cli(cli: CliRunner, tmp_path: Path) -> Non
     assert all(c["keywords"] and c["representative"] for c in clusters)
     biggest = clusters[0]
 
-    members = json.loads(
+    shown = json.loads(
         cli.invoke(app, ["cluster-show", str(biggest["key"]), "-c", "demo", "--json"]).output
-    )["members"]
-    centralities = [m["centrality"] for m in members]
+    )
+    assert (shown["name"], shown["size"]) == (biggest["name"], biggest["size"])
+    centralities = [m["centrality"] for m in shown["members"]]
     assert centralities == sorted(centralities, reverse=True)
+    text = cli.invoke(app, ["cluster-show", str(biggest["key"]), "-c", "demo"]).output
+    assert text.startswith(f"cluster {biggest['key']} · {biggest['name']} · ")
+    assert "centrality: cosine to the cluster's mean direction" in text
     assert cli.invoke(app, ["cluster-show", "9999", "-c", "demo"]).exit_code == 1
 
-    outliers = cli.invoke(app, ["outliers", "-c", "demo", "--limit", "3"])
-    assert "outliers of 400 questions" in outliers.output
+    outliers = cli.invoke(app, ["outliers", "-c", "demo", "--limit", "5"])
+    assert "outliers of 400 questions, closest to a cluster first" in outliers.output
+    # Rows start with the similarity; a long question wraps onto lines of its own.
+    firsts = [line.split()[0] for line in outliers.output.splitlines()[2:] if line.strip()]
+    similarities = [float(f) for f in firsts if re.fullmatch(r"[01]\.\d{3}", f)]
+    assert similarities == sorted(similarities, reverse=True)
+    assert similarities, outliers.output
 
     new = write_csv(
         tmp_path / "new.csv", [{"question": "How can I get my money back for an order?"}]
