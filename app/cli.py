@@ -312,6 +312,7 @@ def ui(
 from app import (  # noqa: E402,F401  (each registers its commands)
     cli_calibrate,
     cli_clusters,
+    cli_corpora,
     cli_edits,
     cli_eval,
     cli_export,

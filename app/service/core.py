@@ -17,8 +17,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.service.annotate import annotate
+from app.service.evaluation import Evaluation
 from app.service.results import Check, Match, SearchResult, ThresholdInfo, ThresholdSource
 from app.service.searchers import CorpusState, SearcherCache
+from app.service.training import Training
 from db.calibrations import latest_calibration
 from db.cluster_queries import cluster_views, latest_run, rename_cluster
 from db.edits import mark_canonical, merge_clusters, move_question
@@ -81,6 +83,16 @@ class Service:
         self.settings = settings
         self.sessions = sessions or open_database(settings.resolved_database_url)
         self.searchers = SearcherCache(settings, self.sessions)
+
+    @property
+    def training(self) -> Training:
+        """Train, distil and reindex: `service.training.train(corpus=...)`."""
+        return Training(self)
+
+    @property
+    def evaluation(self) -> Evaluation:
+        """A model judged on a file, and stored: `service.evaluation.pairs(path)`."""
+        return Evaluation(self)
 
     # -- reading -------------------------------------------------------------------------
 
@@ -262,6 +274,22 @@ class Service:
             run = session.get_one(ClusterRun, run_id)
             session.expunge(run)
         return run
+
+    def rename_corpus(self, old: str, new: str) -> None:
+        from app.service.corpora import rename_corpus
+
+        rename_corpus(self.sessions, old, new)
+
+    def delete_corpus(self, name: str) -> int:
+        """Delete a corpus and everything of it; returns how many questions went."""
+        from app.service.corpora import delete_corpus
+
+        return delete_corpus(self.sessions, self.settings, name)
+
+    def question_count(self, corpus: str) -> int:
+        from app.service.corpora import question_count
+
+        return question_count(self.sessions, corpus)
 
     def rename_cluster(self, corpus: str, key: int, name: str | None) -> None:
         with self.sessions.begin() as session:
