@@ -343,7 +343,7 @@ def _export_parquet(settings: Settings, corpus_name: str) -> bytes:
 
 def show_exports(settings: Settings, corpus_name: str) -> None:
     """Every question with its cluster, group and canonical question, made when clicked."""
-    csv_column, parquet_column, _ = st.columns([1, 1, 3])
+    csv_column, parquet_column, _ = st.columns(3)
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in corpus_name) or "corpus"
     csv_column.download_button(
         "Export questions (CSV)",

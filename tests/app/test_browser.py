@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pandas as pd
 import pytest
 
 if TYPE_CHECKING:
@@ -129,7 +130,8 @@ def test_search_in_a_real_browser(chromium: str, server_url: str, tmp_path: Path
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            # 1,400 px: a laptop's width, where the result table must still fit its links.
+            page = browser.new_page(viewport={"width": 1400, "height": 900}, accept_downloads=True)
             page.goto(server_url, wait_until="domcontentloaded")
             box = page.get_by_label("Question")
             expect(box).to_be_visible(timeout=60_000)
@@ -153,6 +155,11 @@ def test_search_in_a_real_browser(chromium: str, server_url: str, tmp_path: Path
             browser.close()
     for name in ("empty", "results", "clusters", "map"):
         assert_screenshot(tmp_path / f"{name}.png")
+    kept = os.environ.get("QCLUST_TEST_SCREENSHOTS")  # to look at them after a run
+    if kept:
+        Path(kept).mkdir(parents=True, exist_ok=True)
+        for picture in tmp_path.glob("*.png"):
+            shutil.copy(picture, Path(kept) / picture.name)
 
 
 def choose(page: Page, label: str, option: str) -> None:
@@ -170,6 +177,9 @@ def visit_clusters(page: Page, screenshot: Path) -> None:
     expect(page.get_by_text(re.compile(rf"Run 1 · {CLUSTERED_ROWS} questions"))).to_be_visible(
         timeout=60_000
     )
+    # The password cluster holds a known pair of paraphrases: a near-duplicate group.
+    page.get_by_label("Filter").fill("password")
+    page.get_by_label("Filter").press("Enter")
     tables = page.locator("[data-testid='stDataFrame']")
     expect(tables).to_have_count(3, timeout=30_000)  # clusters, members, near-duplicate groups
     header = tables.nth(0).locator("table [role='row']").nth(0)
@@ -177,6 +187,11 @@ def visit_clusters(page: Page, screenshot: Path) -> None:
     expect(tables.nth(2).locator("table [role='row']").nth(0)).to_contain_text("canonical")
     expect(page.get_by_role("button", name="Rename")).to_be_visible()
     page.screenshot(path=screenshot, full_page=True)
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Export questions (CSV)").click()
+    exported = pd.read_csv(download.value.path())
+    assert len(exported) == CLUSTERED_ROWS
+    assert {"question", "cluster", "cluster_name", "canonical_question"} <= set(exported.columns)
 
 
 def visit_map(page: Page, screenshot: Path) -> None:
@@ -191,3 +206,17 @@ def visit_map(page: Page, screenshot: Path) -> None:
     expect(chart.locator(".legend .traces").first).to_contain_text("-1 · outliers")
     page.wait_for_timeout(1_000)  # let WebGL draw the points before the picture
     page.screenshot(path=screenshot, full_page=True)
+    # A lasso round most of the plot selects points, and the page lists them.
+    plot = chart.locator(".nsewdrag").first
+    box = plot.bounding_box()
+    assert box is not None
+    left, top, width, height = box["x"], box["y"], box["width"], box["height"]
+    corners = [(0.1, 0.1), (0.9, 0.1), (0.9, 0.9), (0.1, 0.9), (0.1, 0.12)]
+    page.mouse.move(left + width * 0.1, top + height * 0.1)
+    page.mouse.down()
+    for x, y in corners:
+        page.mouse.move(left + width * x, top + height * y, steps=8)
+    page.mouse.up()
+    expect(page.get_by_text(re.compile(r"^\d[\d,]* selected$"))).to_be_visible(timeout=60_000)
+    expect(page.get_by_role("button", name="Download the selection (CSV)")).to_be_visible()
+    page.screenshot(path=screenshot.with_name("map-selected.png"), full_page=True)
