@@ -123,6 +123,10 @@ def show_quality(settings: Settings, summary: CorpusSummary, threshold: float) -
     )
 
 
+# The first pair on the page answers to keys: D duplicate, N not, S skip (shown on its buttons).
+SHORTCUTS = {PairVerdict.DUPLICATE: "d", PairVerdict.NOT_DUPLICATE: "n", PairVerdict.SKIPPED: "s"}
+
+
 def show_pair(settings: Settings, corpus_name: str, pair: CandidatePair, position: int) -> None:
     with st.container(border=True):
         st.markdown(f"**Pair {position}** · similarity {pair.similarity:.3f}")
@@ -142,6 +146,7 @@ def show_pair(settings: Settings, corpus_name: str, pair: CandidatePair, positio
                 on_click=_labelled,
                 args=(settings, corpus_name, pair, verdict),
                 type="primary" if verdict is PairVerdict.DUPLICATE else "secondary",
+                shortcut=SHORTCUTS[verdict] if position == 1 else None,
             )
 
 
@@ -187,6 +192,7 @@ def render() -> None:
             return
         st.caption(
             f"Pairs nearest the threshold {threshold:.2f} first: a label there teaches the most. "
+            "Keys D, N and S label the first pair. "
             f"Labelling as {escape_markdown(analyst_name())}."
         )
         for position, pair in enumerate(queue, start=1):

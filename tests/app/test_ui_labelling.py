@@ -109,3 +109,10 @@ def test_more_pairs_at_a_time(own_corpus_env: UiCorpus) -> None:
     assert len(_shown_similarities(at)) == 10
     at.segmented_control(key="queue_length").set_value(25).run()
     assert len(_shown_similarities(at)) == 25
+
+
+def test_the_first_pair_answers_to_keys(own_corpus_env: UiCorpus) -> None:
+    at = labelling_page()
+    keyed = {b.key: b.proto.shortcut for b in at.button if b.proto.shortcut}
+    assert sorted(keyed.values()) == ["d", "n", "s"]
+    assert len({"_".join(key.split("_")[:3]) for key in keyed}) == 1  # one pair's buttons
