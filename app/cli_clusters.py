@@ -23,7 +23,7 @@ from app.cli_common import (
     out,
     plural,
 )
-from db.cluster_queries import cluster_members, cluster_views, latest_run
+from db.cluster_queries import cluster_members, cluster_views, latest_run, run_number
 from db.models import ClusterMember, ClusterRun, Corpus, QuestionVector
 from db.queries import get_corpus
 from db.session import open_database
@@ -67,10 +67,11 @@ def cluster(
         run = service.cluster(corpus, params, progress=progress)
     with service.sessions() as session:
         changes = [view.change for view in cluster_views(session, run)]
+        number = run_number(session, run)
     counts = ", ".join(f"{changes.count(c)} {c}" for c in ("new", "kept", "merged", "split"))
     gone = len((run.changes or {}).get("gone", []))
     out.print(
-        f"run {run.id}: {plural(run.cluster_count, 'cluster')} ({counts}, {gone} gone), "
+        f"run {number}: {plural(run.cluster_count, 'cluster')} ({counts}, {gone} gone), "
         f"{run.noise_share:.1%} outliers, {plural(run.group_count, 'near-duplicate group')}, "
         f"{plural(run.question_count, 'question')} in {run.seconds or 0:.1f} s",
         highlight=False,
@@ -123,6 +124,7 @@ def clusters(
         )
     with sessions() as session:
         views = cluster_views(session, run)[:limit]
+        number = run_number(session, run)
     if as_json:
         emit_json({"run": run.id, "clusters": [asdict(v) for v in views]})
         return
@@ -131,7 +133,7 @@ def clusters(
         keywords = ", ".join(v.keywords[:5])
         table.add_row(str(v.key), f"{v.size:,}", v.change, v.name, keywords, v.representative)
     out.print(table)
-    out.print(f"run {run.id}: {run.noise_share:.1%} outliers ('qclust outliers')", highlight=False)
+    out.print(f"run {number}: {run.noise_share:.1%} outliers ('qclust outliers')", highlight=False)
 
 
 @app.command("cluster-show", context_settings=NEGATIVE_VALUES)
@@ -148,7 +150,7 @@ def cluster_show(
         view = next((v for v in cluster_views(session, run) if v.key == key), None)
         size = run_member_count(session, run.id, key)
     if not members:
-        fail(f"run {run.id} of corpus '{corpus}' has no cluster {key}")
+        fail(f"the latest run of corpus '{corpus}' has no cluster {key}")
     if as_json:
         emit_json(
             {"run": run.id, "cluster": key, "name": view.name if view else None, "size": size,

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.service import Service
 from app.ui_login import signed_in_user
 from app.ui_text import escape_markdown, markdown_code
-from db.cluster_queries import ClusterView, cluster_views, latest_run
+from db.cluster_queries import ClusterView, cluster_views, latest_run, run_number
 from db.models import ClusterRun, TokenScope
 from db.queries import CorpusSummary, get_corpus, summarize_corpora
 from db.session import open_database
@@ -167,6 +167,12 @@ def latest_run_of(settings: Settings, corpus_name: str) -> ClusterRun | None:
     """The corpus's newest finished clustering run (its loaded columns stay readable)."""
     with sessions(settings)() as session:
         return latest_run(session, get_corpus(session, corpus_name).id)
+
+
+def run_number_of(settings: Settings, run: ClusterRun) -> int:
+    """The run's number within its corpus (the id is global)."""
+    with sessions(settings)() as session:
+        return run_number(session, run)
 
 
 def no_run_message(corpus_name: str) -> str:

@@ -29,6 +29,19 @@ def latest_run(session: Session, corpus_id: int) -> ClusterRun | None:
     )
 
 
+def run_number(session: Session, run: ClusterRun) -> int:
+    """The run's number among its corpus's runs (1, 2, ...): what people are shown; the id is
+    global across corpora."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                ClusterRun.corpus_id == run.corpus_id, ClusterRun.id <= run.id
+            )
+        )
+        or 0
+    )
+
+
 def next_cluster_key(session: Session, corpus_id: int) -> int:
     highest = session.scalar(
         select(func.max(ClusterIdentity.key)).where(ClusterIdentity.corpus_id == corpus_id)

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
+from db.cluster_queries import run_number
 from db.models import ClusterMember, ClusterRun, Corpus, DuplicateGroup, Question, RunStatus
 from db.queries import IN_CHUNK
 
@@ -27,6 +28,7 @@ class RunOverview:
     cluster_count: int
     noise_share: float
     question_count: int
+    number: int = 0  # among the corpus's runs: what people are shown
 
 
 def latest_runs_by_corpus(session: Session) -> dict[str, RunOverview]:
@@ -44,8 +46,13 @@ def latest_runs_by_corpus(session: Session) -> dict[str, RunOverview]:
     ).all()
     return {
         name: RunOverview(
-            run.id, run.finished_at, run.cluster_count, run.noise_share, run.question_count
-        )
+            run.id,
+            run.finished_at,
+            run.cluster_count,
+            run.noise_share,
+            run.question_count,
+            run_number(session, run),
+        )  # fmt: skip
         for name, run in rows
     }
 

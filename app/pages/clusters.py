@@ -22,6 +22,7 @@ from app.ui_resources import (
     may_write,
     no_run_message,
     run_cluster_views,
+    run_number_of,
     select_corpus,
     service,
     sessions,
@@ -381,7 +382,8 @@ def render() -> None:
             return
         show_notice()
         st.caption(
-            f"Run {run.id} · {run.question_count:,} questions · {run.cluster_count:,} clusters · "
+            f"Run {run_number_of(settings, run)} · {run.question_count:,} questions · "
+            f"{run.cluster_count:,} clusters · "
             f"{run.noise_share:.1%} outliers · {run.group_count:,} near-duplicate groups"
         )
         show_exports(settings, summary.name)

@@ -17,6 +17,7 @@ from app.ui_resources import (
     counted,
     current_settings,
     may_write,
+    run_number_of,
     service,
     sessions,
     show_error,
@@ -73,7 +74,7 @@ def corpora_frame(
                 "threshold": threshold(summary),
                 "last ingest": summary.last_ingest,
                 "last clustering": run.finished_at if run else None,
-                "run": run.run_id if run else None,
+                "run": run.number if run else None,
                 "clusters": run.cluster_count if run else None,
                 "outliers": run.noise_share if run else None,
             }
@@ -120,9 +121,9 @@ def rejections_frame(report: IngestReport) -> pd.DataFrame:
     return pd.DataFrame({"line": [r.line for r in shown], "reason": [r.reason for r in shown]})
 
 
-def run_summary(run: ClusterRun) -> str:
+def run_summary(settings: Settings, run: ClusterRun) -> str:
     return (
-        f"Clustering run {run.id}: {run.cluster_count:,} clusters, "
+        f"Clustering run {run_number_of(settings, run)}: {run.cluster_count:,} clusters, "
         f"{run.noise_share:.1%} outliers, {run.group_count:,} near-duplicate groups "
         f"in {run.seconds or 0:.1f} s."
     )
@@ -196,7 +197,7 @@ def ingest_section(settings: Settings, names: Sequence[str]) -> None:
     if report.nothing_done:
         return
     if choices.cluster:
-        st.success(run_summary(cluster_now(settings, report.corpus)))
+        st.success(run_summary(settings, cluster_now(settings, report.corpus)))
     elif placed.placed or placed.unassigned:
         st.info(placement_summary(placed))
 
@@ -230,7 +231,7 @@ def cluster_section(settings: Settings, names: Sequence[str]) -> None:
         if not may_write():
             st.error(READ_ONLY_MESSAGE)
             return
-        st.success(run_summary(cluster_now(settings, name)))
+        st.success(run_summary(settings, cluster_now(settings, name)))
 
 
 def show_corpora(settings: Settings) -> None:

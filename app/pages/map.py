@@ -24,6 +24,7 @@ from app.ui_resources import (
     may_write,
     no_run_message,
     run_cluster_views,
+    run_number_of,
     select_corpus,
     service,
     sessions,
@@ -348,7 +349,8 @@ def render() -> None:
             highlighted = highlighted_ids(settings, summary.name)
         shown_hits = int(points["id"].isin(set(highlighted)).sum())
         st.caption(
-            f"showing {len(points):,} of {members:,} questions · run {run.id} · "
+            f"showing {len(points):,} of {members:,} questions · "
+            f"run {run_number_of(settings, run)} · "
             "grey: outliers · drag to select"
             + (f" · {shown_hits} of {len(highlighted)} search hits shown" if highlighted else "")
         )

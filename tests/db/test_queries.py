@@ -57,3 +57,21 @@ def test_threshold_is_validated_and_summarised(sessions: sessionmaker[Session]) 
     with sessions() as session:
         [summary] = summarize_corpora(session)
     assert (summary.name, summary.questions, summary.duplicate_threshold) == ("support", 1, 0.9)
+
+
+def test_run_numbers_count_within_each_corpus(sessions: sessionmaker[Session]) -> None:
+    from db.cluster_queries import run_number
+    from db.models import ClusterRun, Corpus, Encoder, RunStatus
+
+    with sessions.begin() as session:
+        encoder = Encoder(model="m", dimension=4)
+        first, second = Corpus(name="first"), Corpus(name="second")
+        session.add_all([encoder, first, second])
+        session.flush()
+        runs = [
+            ClusterRun(corpus_id=corpus.id, encoder_id=encoder.id, status=RunStatus.DONE, params={})
+            for corpus in (first, second, first, second, second)
+        ]
+        session.add_all(runs)
+        session.flush()
+        assert [run_number(session, run) for run in runs] == [1, 1, 2, 2, 3]
