@@ -1,21 +1,26 @@
-"""`qclust distill` and `qclust train`: new models from a corpus's model (a fast static
-student, or a copy fine-tuned on labelled pairs)."""
+"""`qclust distill`, `qclust train` and `qclust reindex`: new models from a corpus's model (a
+fast static student, or a copy fine-tuned on labelled pairs), and a corpus switched to one.
+The work is the service's (`Service.training`); these parse, call and print."""
 
 from __future__ import annotations
 
-import re
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from app.cli_common import JsonOption, app, comma_list, emit_json, err, fail, out
-from db.errors import QclustError
-from db.settings import get_settings
+from app.cli_common import JsonOption, app, comma_list, emit_json, err, fail, open_service, out
+from app.service.training import TrainRequestError
 
-# Anything but letters, digits, `-`, `_` and `.` in a corpus or model name becomes `-`.
-_UNSAFE_IN_FOLDER_NAME = re.compile(r"[^\w.-]+")
-_MAX_FOLDER_NAME = 100
+# Where they lived before the service held training; still importable from here.
+from app.service.training import _next_version as _next_version
+from app.service.training import default_output as default_output
+from app.service.training import folder_name as folder_name
+
+if TYPE_CHECKING:
+    from app.service.core import ProgressFn
 
 
 @app.command()
@@ -33,19 +38,14 @@ def distill(
 
     Use it like any model: `qclust ingest FILE -c NAME --model OUTPUT`.
     """
-    from db.session import open_database
-    from indexer.corpus_index import locate_corpus
-    from indexer.distill import distill_static
-
-    settings = get_settings()
     if model and corpus:
         fail("give --model or --corpus, not both")
-    teacher = model or settings.model
-    if corpus:
-        sessions = open_database(settings.resolved_database_url)
-        teacher = locate_corpus(sessions, settings, corpus).spec.model
-    err.print(f"distilling {teacher} into {output} ({dims} dimensions)...")
-    distill_static(teacher, output, dims=dims, device=settings.device)
+    open_service().training.distill(
+        output, model=model, corpus=corpus, dims=dims,
+        on_start=lambda teacher: err.print(
+            f"distilling {teacher} into {output} ({dims} dimensions)..."
+        ),
+    )  # fmt: skip
     out.print(f"static model saved in {output}; use it with --model {output}")
 
 
@@ -91,15 +91,8 @@ def train(
     """
     from dataclasses import asdict
 
-    from app.progress import StageProgress
-    from db.labels import labelled_texts
-    from db.models import Encoder
-    from db.session import open_database
-    from indexer.corpus_index import locate_corpus
-    from indexer.encoder import Encoder as ModelEncoder
-    from indexer.eval_data import read_pairs
     from indexer.evaluate import Correlation, PairScores
-    from indexer.finetune import LOSSES, Pair, finetune
+    from indexer.finetune import LOSSES
 
     if loss not in LOSSES:
         fail(f"--loss must be one of {', '.join(LOSSES)}, not '{loss}'")
@@ -107,44 +100,17 @@ def train(
         fail("name a CORPUS whose model to fine-tune, or give --model")
     if corpus is not None and model is not None:
         fail("name a CORPUS or give --model, not both")
-    settings = get_settings()
-    sessions = open_database(settings.resolved_database_url)
-    found: list[Pair] = []
-    if pairs is not None:  # read and checked before any model loads
-        data = read_pairs(pairs, binary=loss != "cosine")
-        scores = data.scores / 5.0 if loss == "cosine" and data.scores.max() > 1 else data.scores
-        rows = zip(data.first, data.second, scores.tolist(), strict=True)
-        found += [Pair(a, b, y) for a, b, y in rows]
-    if corpus is not None:
-        location = locate_corpus(sessions, settings, corpus)
-        base = location.spec
-        if labels and loss != "cosine":
-            with sessions() as session:
-                found += [Pair(a, b, y) for a, b, y in labelled_texts(session, location.corpus_id)]
-    if not found:
-        fail("nothing to train on: label pairs on the Labelling page or give --pairs FILE")
-    if model is not None:
-        base = ModelEncoder.for_new_corpus(model, device="cpu").spec
-    name = corpus or Path(base.model).name
-    target = output or default_output(settings.data_dir / "models", name)
     dims = [int(d) for d in comma_list(matryoshka) or []]
-    with StageProgress(err, enabled=not as_json) as progress:
-        report = finetune(
-            base, found, target, loss=loss,
-            matryoshka_dims=dims, epochs=epochs, batch_size=batch_size, held_out=held_out,
-            max_pairs=sample, device=settings.device,
-            progress=lambda done, total: progress("training", done, total),
-        )  # fmt: skip
-    with sessions.begin() as session:  # registered: `qclust ingest --model` can use it
-        session.add(
-            Encoder(
-                model=str(report.output.resolve()),
-                dimension=report.dimension,
-                normalize=base.normalize,
-                prompt=base.prompt,
-                truncate_dim=base.truncate_dim,
+    service = open_service()
+    try:
+        with _drawn_once_training_starts(enabled=not as_json) as progress:
+            report = service.training.train(
+                corpus=corpus, model=model, pairs_file=pairs, use_labels=labels, loss=loss,
+                matryoshka_dims=dims, epochs=epochs, batch_size=batch_size, held_out=held_out,
+                sample=sample, output=output, progress=progress,
             )  # fmt: skip
-        )
+    except TrainRequestError as exc:
+        fail(str(exc))
     if as_json:
         emit_json(asdict(report))
         return
@@ -166,29 +132,24 @@ def train(
         )
 
 
-def folder_name(name: str) -> str:
-    """A corpus or model name as one safe folder name: no separators, no `..`, no hidden file."""
-    safe = _UNSAFE_IN_FOLDER_NAME.sub("-", name).strip(".-")[:_MAX_FOLDER_NAME].rstrip(".-")
-    return safe or "model"
+@contextmanager
+def _drawn_once_training_starts(*, enabled: bool) -> Iterator[ProgressFn]:
+    """Progress bars from the first report on, so that a request refused while its data is
+    read prints its error alone."""
+    from app.progress import StageProgress
 
+    with ExitStack() as stack:
+        display = StageProgress(err, enabled=enabled)
+        started = False
 
-def default_output(folder: Path, name: str) -> Path:
-    """The next free `NAME-vN` folder in `folder`; refused if it would resolve outside it (a
-    link inside pointing elsewhere), since a default must stay in the data folder."""
-    target = _next_version(folder, folder_name(name))
-    if not target.resolve().is_relative_to(folder.resolve()):
-        raise QclustError(
-            f"the default folder for the new model, {target}, leads outside {folder}; "
-            "choose one with --output"
-        )
-    return target
+        def progress(stage: str, done: int, total: int | None) -> None:
+            nonlocal started
+            if not started:
+                stack.enter_context(display)
+                started = True
+            display(stage, done, total)
 
-
-def _next_version(folder: Path, name: str) -> Path:
-    version = 1
-    while (folder / f"{name}-v{version}").exists():
-        version += 1
-    return folder / f"{name}-v{version}"
+        yield progress
 
 
 @app.command()
@@ -203,15 +164,11 @@ def reindex(
 ) -> None:
     """Re-encode CORPUS with --model and switch to it at once; re-run to resume."""
     from app.progress import StageProgress
-    from db.session import open_database
-    from indexer.reindex import reindex as reindex_corpus
 
-    settings = get_settings()
+    service = open_service()
     with StageProgress(err, enabled=not quiet) as progress:
-        report = reindex_corpus(
-            corpus, model, settings=settings,
-            sessions=open_database(settings.resolved_database_url),
-            truncate_dim=truncate_dim, prompt=prompt, progress=progress,
+        report = service.training.reindex(
+            corpus, model, truncate_dim=truncate_dim, prompt=prompt, progress=progress,
             on_wait=lambda message: err.print(message, markup=False),
         )  # fmt: skip
     resumed = " (resumed)" if report.resumed else ""

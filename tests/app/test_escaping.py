@@ -180,7 +180,7 @@ def test_cli_prints_cluster_names_literally(
 
     unknown = hostile_cli.invoke(app, ["cluster-show", "999", "-c", CORPUS])
     assert unknown.exit_code == 1, repr(unknown.exception)
-    assert f"run {run.id} of corpus '{CORPUS}' has no cluster 999" in unknown.output
+    assert f"the latest run of corpus '{CORPUS}' has no cluster 999" in unknown.output
 
 
 # --- `qclust train`: the default folder stays in the data folder ------------------------------
