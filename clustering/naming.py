@@ -9,6 +9,7 @@ of every language are everywhere, and no stop-word list covers every language.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -25,6 +26,18 @@ EVERYWHERE_MIN_CLUSTERS = 4
 # Scripts written without spaces (Japanese, Chinese) come out as one token per phrase; a
 # phrase that long is never a good name.
 LONGEST_KEYWORD = 24
+# English contractions and possessives ("don't", "we've", "Mary's"): without this the
+# tokenizer splits them at the apostrophe and names clusters "don t" or "mary s".
+_CONTRACTION = re.compile(r"(?i)(?<=\w)(?:n['’]t|['’](?:s|ve|re|ll|d|m))\b")
+_APOSTROPHE = re.compile(r"['’]")
+# What voice assistants are addressed by: in every question, naming nothing.
+WAKE_WORDS = frozenset({"alexa", "siri", "cortana", "olly", "hey"})
+
+
+def normalise_for_naming(text: str) -> str:
+    """Lower case, contractions and possessives cut off, other apostrophes dropped
+    ("o'clock" -> "oclock"), so that every token is a word."""
+    return _APOSTROPHE.sub("", _CONTRACTION.sub("", text.lower()))
 
 
 def ctfidf_keywords(
@@ -35,9 +48,11 @@ def ctfidf_keywords(
     if not clusters:
         return {}
     vectorizer = CountVectorizer(
-        stop_words=sorted(MULTILINGUAL_STOP_WORDS),
+        stop_words=sorted(MULTILINGUAL_STOP_WORDS | WAKE_WORDS),
         ngram_range=ngram_range,
-        token_pattern=r"(?u)\b\w[\w+#.-]*\b",
+        preprocessor=normalise_for_naming,
+        # Words of two characters or more (and "c#", "c++"); a lone letter names nothing.
+        token_pattern=r"(?u)\b\w[\w+#.-]*[\w+#]|\b\w[+#]+",
     )
     members = np.flatnonzero(labels >= 0)
     try:  # counted per question, so no n-gram spans two questions
@@ -70,12 +85,20 @@ def ctfidf_keywords(
 
 
 def name_from_keywords(keywords: Sequence[str], *, words: int = 3) -> str:
-    """A short name: the first keywords, skipping ones already inside a longer chosen one."""
+    """A short name that reads as phrases: each keyword in turn, as the first top phrase that
+    contains it ("birthday" -> "birthday party"), skipping any that repeats a chosen word."""
+    phrases = [keyword for keyword in keywords if " " in keyword]
     chosen: list[str] = []
+    used: set[str] = set()
     for keyword in keywords:
-        if any(keyword in other or other in keyword for other in chosen):
+        longer = [p for p in phrases if keyword in p.split() and not used & set(p.split())]
+        candidate = longer[0] if " " not in keyword and longer else keyword
+        if used & set(candidate.split()):
+            candidate = keyword
+        if used & set(candidate.split()):
             continue
-        chosen.append(keyword)
+        chosen.append(candidate)
+        used.update(candidate.split())
         if len(chosen) == words:
             break
     return " / ".join(chosen) or "(unnamed)"

@@ -25,8 +25,11 @@ def test_keywords_are_frequent_in_the_cluster_and_rare_elsewhere() -> None:
 
 def test_names_skip_keywords_contained_in_chosen_ones() -> None:
     assert name_from_keywords(["password", "password reset", "reset", "link"]) == (
-        "password / reset / link"
+        "password reset / link"
     )
+    assert name_from_keywords(
+        ["birthday", "birthday party", "mary", "mary birthday", "friday"]
+    ) == ("birthday party / mary / friday")
     assert name_from_keywords([]) == "(unnamed)"
 
 
@@ -78,3 +81,34 @@ def test_mixed_language_clusters_are_named_by_topic_words_not_function_words() -
         assert all(len(word) <= 24 for word in words)  # no whole Japanese sentence
     assert {"password", "contraseña", "passwort", "пароль"} & set(keywords[0])
     assert {"invoice", "factura", "rechnung", "facture"} & set(keywords[1])
+
+
+def test_contractions_possessives_letters_and_wake_words_name_nothing() -> None:
+    """The names the issue found: 'olly / t / wouldn', 'birthday / party / mary s'."""
+    texts = [
+        "olly, I wouldn't want to miss Mary's birthday party",
+        "Olly, don't forget Mary’s birthday party on Friday",
+        "Hey Olly, what's planned for Mary's birthday party?",
+        "I can't top-up my card, why don't payments work",
+        "Why won't the top-up go through, it's my card",
+        "My card top-up isn't working, what's wrong",
+    ]
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    keywords = ctfidf_keywords(texts, labels, top_n=8)
+    words = {
+        word for cluster in keywords.values() for keyword in cluster for word in keyword.split()
+    }
+    assert not words & {"t", "s", "ve", "wouldn", "don", "won", "isn", "olly", "hey", "mary s"}
+    assert all(len(word) > 1 for word in words)
+    assert "birthday party" in keywords[0]
+    assert "top-up" in keywords[1]
+    assert name_from_keywords(keywords[0]).startswith("birthday party")
+    assert "mary" in keywords[0]  # the possessive's name stays, without its 's
+
+
+def test_short_programming_names_survive() -> None:
+    texts = ["c# async await question", "c# generics question", "c++ template error",
+             "c++ linker error", "python list question", "python dict question"]  # fmt: skip
+    keywords = ctfidf_keywords(texts, np.array([0, 0, 1, 1, 2, 2]), top_n=2)
+    assert keywords[0][0] == "c#"
+    assert keywords[1][0] == "c++"
