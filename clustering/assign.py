@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from clustering.pipeline import load_corpus_vectors
 from clustering.placement import UNASSIGNED, place_by_vote
+from db.changes import note_change
 from db.cluster_queries import latest_run
+from db.edits import refresh_counts
 from db.models import ClusterMember
 from db.queries import get_corpus
 from db.settings import Settings
@@ -102,4 +104,8 @@ def attach_outliers(
             )
             .values(cluster_key=ClusterMember.nearest_key, placed=True)
         )
-        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+        moved = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if moved:
+            refresh_counts(session, run.id)  # sizes and the noise share say what happened
+            note_change(session, corpus_id)
+        return moved

@@ -52,7 +52,7 @@ def merge_clusters(
         )
     )
     _apply_merge(session, run.id, source_members, target_key)
-    _refresh_counts(session, run.id)
+    refresh_counts(session, run.id)
     note_change(session, run.corpus_id)
     return len(source_members)
 
@@ -75,7 +75,7 @@ def move_question(
         )
     )
     _apply_move(session, run.id, question_id, target_key)
-    _refresh_counts(session, run.id)
+    refresh_counts(session, run.id)
     note_change(session, run.corpus_id)
 
 
@@ -116,7 +116,7 @@ def replay_edits(session: Session, run: ClusterRun) -> int:
         elif edit.kind is EditKind.CANONICAL and edit.question_id is not None:
             applied += _apply_canonical(session, run.id, edit.question_id)
     if applied:
-        _refresh_counts(session, run.id)
+        refresh_counts(session, run.id)
     return applied
 
 
@@ -204,7 +204,7 @@ def _apply_canonical(session: Session, run_id: int, question_id: int) -> bool:
     return True
 
 
-def _refresh_counts(session: Session, run_id: int) -> None:
+def refresh_counts(session: Session, run_id: int) -> None:
     """Cluster sizes, emptied clusters, the run's cluster count and noise share, after edits."""
     session.flush()
     sizes = _sizes(session, run_id)

@@ -36,6 +36,7 @@ from db.settings import Settings
 from db.ui_queries import GroupView, OutlierView, cluster_groups, outlier_members, run_member_count
 
 OUTLIERS = -1
+ATTACH_AT = "attach_at"
 PAGE_SIZE = 50
 MAX_GROUPS = 50
 TABLE = "cluster_table"
@@ -321,6 +322,7 @@ def show_cluster(
     names = {view.key: view.name for view in views}
     if key == OUTLIERS:
         st.subheader("-1 (outliers)")
+        show_attach(settings, corpus_name)
     else:
         view = next(view for view in views if view.key == key)
         st.subheader(f"{key} · {escape_markdown(view.name)}")
@@ -363,6 +365,33 @@ def show_exports(settings: Settings, corpus_name: str) -> None:
         mime="application/vnd.apache.parquet",
         key="export_parquet",
         on_click="ignore",
+    )
+
+
+def _attach_clicked(settings: Settings, corpus_name: str) -> None:
+    if not may_write():
+        st.session_state[NOTICE] = ("error", READ_ONLY_MESSAGE)
+        return
+    threshold = float(st.session_state[ATTACH_AT])
+    moved = service(settings).attach_outliers(corpus_name, min_similarity=threshold)
+    forget_cluster_views()
+    st.session_state[NOTICE] = (
+        "success",
+        f"Attached {moved:,} outliers to their nearest cluster (similarity {threshold:.2f} "
+        "or more); the next clustering run decides again.",
+    )
+
+
+def show_attach(settings: Settings, corpus_name: str) -> None:
+    """Outliers that plainly belong somewhere, attached in bulk."""
+    slider_column, button_column = st.columns([3, 1], vertical_alignment="bottom")
+    slider_column.slider(
+        "Attach outliers at least this similar to their nearest cluster",
+        0.5, 1.0, 0.8, step=0.01, key=ATTACH_AT,
+        help="Similarity: the cosine to the nearest question in a cluster.",
+    )  # fmt: skip
+    button_column.button(
+        "Attach", key="attach_outliers", on_click=_attach_clicked, args=(settings, corpus_name)
     )
 
 

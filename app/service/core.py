@@ -275,6 +275,15 @@ class Service:
             session.expunge(run)
         return run
 
+    def attach_outliers(self, corpus: str, *, min_similarity: float) -> int:
+        """Put the latest run's outliers at least this similar to their nearest cluster into
+        it (until the next run); returns how many moved."""
+        from clustering.assign import attach_outliers
+
+        if not 0.0 < min_similarity <= 1.0:
+            raise QclustError(f"a similarity is in (0, 1], not {min_similarity}")
+        return attach_outliers(corpus, sessions=self.sessions, min_similarity=min_similarity)
+
     def rename_corpus(self, old: str, new: str) -> None:
         from app.service.corpora import rename_corpus
 

@@ -236,3 +236,22 @@ def test_merge_and_move_from_the_page_persist(own_clustered_env: UiCorpus) -> No
     assert not at.exception
     assert f"“{text}” is moved out of every cluster." in [s.value for s in at.success]
     assert len(members_by_key(own_clustered_env)[target]) == len(after[target]) - 1
+
+
+def test_outliers_that_plainly_belong_are_attached_in_bulk(own_clustered_env: UiCorpus) -> None:
+    before = members_by_key(own_clustered_env)
+    at = clusters_page()
+    at.selectbox(key="cluster_key").set_value(-1).run()
+    at.slider(key="attach_at").set_value(0.5).run()
+    at.button(key="attach_outliers").click().run()
+    assert not at.exception
+    after = members_by_key(own_clustered_env)
+    moved = len(before[-1]) - len(after.get(-1, []))
+    assert moved > 0
+    assert at.success[0].value.startswith(f"Attached {moved:,} outliers")
+    sizes = dict(
+        zip(frames(at)["cluster_table"]["id"], frames(at)["cluster_table"]["size"], strict=True)
+    )
+    assert sum(size for key, size in sizes.items() if key != -1) == sum(
+        len(texts) for key, texts in after.items() if key != -1
+    )  # the table's sizes count the attached questions
