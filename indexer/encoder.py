@@ -123,6 +123,12 @@ def load_sentence_transformer(
         raise ModelLoadError(f"cannot load model '{model}': {exc}") from exc
 
 
+# A chunk of a big batch costs about `batch_size` questions of this many characters; a model
+# reads no more than about this many characters of one question (512 tokens).
+CHARS_PER_ROW = 120
+MAX_CHARS_SEEN = 2_000
+
+
 class Encoder:
     """Encodes texts into float32 row vectors as its `EncoderSpec` says."""
 
@@ -183,11 +189,28 @@ class Encoder:
         order = np.argsort([-len(text) for text in texts], kind="stable")
         matrix = np.empty((len(texts), self.dimension), dtype=np.float32)
         with self._gate.big_batch():
-            for start in range(0, len(texts), self.batch_size):
-                rows = order[start : start + self.batch_size]
+            for rows in self._chunks(order, texts):
                 with self._gate.turn(short=False):
                     matrix[rows] = self._encode([texts[int(row)] for row in rows])
         return matrix
+
+    def _chunks(
+        self, order: npt.NDArray[np.intp], texts: Sequence[str]
+    ) -> list[npt.NDArray[np.intp]]:
+        """Chunks of about the same work: `batch_size` rows of short text, fewer of long text
+        (a turn of 64 questions of 2,000 characters would hold a waiting search for seconds)."""
+        budget = self.batch_size * CHARS_PER_ROW
+        chunks, start = [], 0
+        while start < len(order):
+            end, spent = start, 0
+            while end < len(order) and end - start < self.batch_size:
+                spent += min(len(texts[int(order[end])]), MAX_CHARS_SEEN)
+                if spent > budget and end > start:
+                    break
+                end += 1
+            chunks.append(order[start:end])
+            start = end
+        return chunks
 
     def _encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
         vectors = self.model.encode(

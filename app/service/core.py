@@ -369,6 +369,8 @@ class Service:
         self, corpus: str, first_id: int, second_id: int, verdict: PairVerdict, *, by: str
     ) -> None:
         """An analyst's verdict on a pair, stored with the pair's cosine in the corpus's model."""
+        if first_id == second_id:
+            raise QclustError("a question cannot be paired with itself")
         pair = ordered(first_id, second_id)
         searcher = self.state(corpus).searcher
         ids, vectors = searcher.vectors_of(list(pair))
