@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import io
+from typing import Literal
+
+from fastapi import APIRouter, Response
 
 from app.http.auth import Reader
 from app.http.context import Context
@@ -115,3 +118,44 @@ async def dupes_post(context: Context, _: Reader, body: DupesRequest) -> DupesOu
 async def threshold(context: Context, _: Reader, corpus: CorpusPath) -> ThresholdOut:
     """The corpus's duplicate threshold and where it comes from (own, calibrated, default)."""
     return ThresholdOut.model_validate(await context.run(context.service.threshold, corpus))
+
+
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "parquet": "application/vnd.apache.parquet",
+    "jsonl": "application/x-ndjson",
+}
+ExportFormat = Literal["csv", "parquet", "jsonl"]
+
+
+def _export_bytes(service: Service, corpus: str, file_format: ExportFormat) -> bytes:
+    frame = service.export(corpus)
+    if file_format == "parquet":
+        buffer = io.BytesIO()
+        frame.to_parquet(buffer, index=False)
+        return buffer.getvalue()
+    if file_format == "jsonl":
+        return frame.to_json(orient="records", lines=True).encode("utf-8")
+    from app.csv_export import safe_csv
+
+    return safe_csv(frame)
+
+
+@router.get(
+    "/corpora/{corpus}/export",
+    tags=["read"],
+    response_class=Response,
+    responses={200: {"content": {kind: {} for kind in EXPORT_TYPES.values()}}},
+)
+async def export(
+    context: Context, _: Reader, corpus: CorpusPath, format: ExportFormat = "csv"
+) -> Response:
+    """Every question with its cluster and name, outlier status, near-duplicate group,
+    canonical question and the file's own columns (CSV cells safe for spreadsheets)."""
+    data = await context.run(_export_bytes, context.service, corpus, format)
+    stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in corpus) or "corpus"
+    return Response(
+        data,
+        media_type=EXPORT_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="{stem}-clusters.{format}"'},
+    )

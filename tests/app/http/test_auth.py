@@ -20,6 +20,7 @@ READS = [
     ("GET", f"/v1/dupes?corpus={CORPUS}&q=refund", None),
     ("POST", "/v1/dupes", {"corpus": CORPUS, "questions": ["refund"]}),
     ("GET", f"/v1/corpora/{CORPUS}/threshold", None),
+    ("GET", f"/v1/corpora/{CORPUS}/export", None),
 ]
 WRITES = [
     ("PUT", f"/v1/corpora/{CORPUS}/threshold", {"threshold": None}),

@@ -148,3 +148,32 @@ def test_openapi_and_docs_are_served(client: TestClient) -> None:
     docs = client.get("/docs")
     assert docs.status_code == 200
     assert "swagger" in docs.text.lower()
+
+
+def test_export_in_each_format(client: TestClient, tokens: Tokens) -> None:
+    import io
+
+    import pandas as pd
+
+    frames = {}
+    for kind in ("csv", "parquet", "jsonl"):
+        response = client.get(
+            f"/v1/corpora/{CORPUS}/export", params={"format": kind}, headers=bearer(tokens.read)
+        )
+        assert response.status_code == 200, response.text
+        assert f'filename="{CORPUS}-clusters.{kind}"' in response.headers["content-disposition"]
+        data = io.BytesIO(response.content)
+        frames[kind] = (
+            pd.read_csv(data) if kind == "csv"
+            else pd.read_parquet(data) if kind == "parquet"
+            else pd.read_json(data, lines=True)
+        )  # fmt: skip
+    for frame in frames.values():
+        assert sorted(frame["external_id"]) == sorted(SUPPORT_QUESTIONS)
+        assert {"cluster", "cluster_name", "canonical_question"} <= set(frame.columns)
+    unknown = client.get("/v1/corpora/nope/export", headers=bearer(tokens.read))
+    assert unknown.status_code == 404
+    assert unknown.json()["status"] == 404
+    bad = client.get(f"/v1/corpora/{CORPUS}/export?format=xlsx", headers=bearer(tokens.read))
+    assert bad.status_code == 422
+    assert client.get(f"/v1/corpora/{CORPUS}/export").status_code == 401
