@@ -62,6 +62,9 @@ demo-multilingual: install ## The six-language demo corpus on multilingual-e5-sm
 	$(QCLUST) search "¿Cómo restablezco mi contraseña?" --corpus multi -k 6
 	@if [ -z "$(HEADLESS)" ]; then QCLUST_DEFAULT_CORPUS=multi $(QCLUST) ui --port $(PORT); fi
 
+# One worker per core, each test file on one worker (its module fixtures built once there).
+PYTEST_ARGS ?= -n auto --dist loadfile
+
 .PHONY: test
 test: install ## Run the whole test suite (PostgreSQL and browser tests skip when absent)
 	HF_HUB_OFFLINE=1 $(BIN)/pytest $(PYTEST_ARGS)

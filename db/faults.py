@@ -2,7 +2,9 @@
 
 `QCLUST_FAULT_AT=<point>[:<n>]` stops the process the n-th time (default: the first) it
 passes `<point>`; `QCLUST_FAULT_SIGNAL` says how: `KILL` (the default), `INT` (Ctrl-C), or
-`SLEEP:<seconds>` to hold the process there, alive, while a test starts another one.
+`SLEEP:<seconds>` to hold the process there, alive, while a test starts another one, or
+`WAIT:<path>` to hold it until the file at `path` exists (at most 5 minutes): a test that must
+see a second process queue behind the first releases the first only once it has.
 Unset, a fault point costs one comparison (the variable is read once per process). The points
 sit between the steps whose order matters for what a crash leaves behind, so each test lands
 exactly there.
@@ -37,5 +39,11 @@ def fault_point(name: str) -> None:
         how = os.environ.get("QCLUST_FAULT_SIGNAL", "KILL").upper()
         if how.startswith("SLEEP:"):
             time.sleep(float(how.partition(":")[2]))
+            return
+        if how.startswith("WAIT:"):
+            go = os.environ["QCLUST_FAULT_SIGNAL"].partition(":")[2]  # the path as given
+            deadline = time.monotonic() + 300
+            while not os.path.exists(go) and time.monotonic() < deadline:
+                time.sleep(0.05)
             return
         os.kill(os.getpid(), getattr(signal, f"SIG{how}"))

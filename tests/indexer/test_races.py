@@ -113,8 +113,9 @@ def test_an_ingest_during_a_reindex_waits_and_lands_in_the_new_model(
         first, "demo", settings=settings, text_column="question", id_column="id",
         encoder=default_encoder,
     )  # fmt: skip
+    go = tmp_path / "go"  # the reindex holds its lock mid-way until the ingest is waiting
     slow = env | {"QCLUST_ENCODE_CHUNK_ROWS": "50", "QCLUST_FAULT_AT": "encode:wrote-vectors",
-                  "QCLUST_FAULT_SIGNAL": "SLEEP:4"}  # fmt: skip
+                  "QCLUST_FAULT_SIGNAL": f"WAIT:{go}"}  # fmt: skip
     reindex = start_qclust(
         ["reindex", "demo", "--model", str(tiny_bert), "-q"], slow, tmp_path / "reindex.log"
     )
@@ -126,6 +127,12 @@ def test_an_ingest_during_a_reindex_waits_and_lands_in_the_new_model(
                 break
         time.sleep(0.1)
     ingest = start_qclust(_ingest(second), env, tmp_path / "ingest.log")
+    deadline = time.monotonic() + 120
+    while "waiting for a reindex by process" not in ingest.output:
+        assert time.monotonic() < deadline, ingest.output
+        assert ingest.process.exitcode is None, ingest.output  # it must wait, not finish
+        time.sleep(0.1)
+    go.touch()
     assert reindex.wait() == 0, reindex.output
     assert ingest.wait() == 0, ingest.output
     assert "waiting for a reindex by process" in ingest.output
