@@ -31,6 +31,15 @@ def state_revisions(session: Session) -> dict[str, int]:
     }
 
 
+def corpus_state(session: Session, name: str) -> tuple[str, int] | None:
+    """The corpus's uid and state revision; None when there is no such corpus (any more). The
+    uid tells a corpus deleted and made again under the same name from the one cached."""
+    row = session.execute(
+        select(Corpus.uid, Corpus.state_revision).where(Corpus.name == name)
+    ).first()
+    return None if row is None else (str(row[0]), int(row[1]))
+
+
 def state_revision(session: Session, name: str) -> int | None:
     """The corpus's state revision; None when there is no such corpus (any more)."""
     value = session.scalar(select(Corpus.state_revision).where(Corpus.name == name))

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.changes import state_revision
+from db.changes import corpus_state
 from db.cluster_queries import cluster_views, latest_run
 from db.errors import CorpusNotFoundError
 from db.queries import corpus_names
@@ -23,6 +23,7 @@ from indexer.search import CorpusSearcher
 class CorpusState:
     """What one state revision of a corpus looks like to a reader."""
 
+    uid: str  # the corpus row's uid: a corpus made again under the same name is another
     revision: int
     searcher: CorpusSearcher
     run_id: int | None  # the latest finished clustering run
@@ -47,17 +48,18 @@ class SearcherCache:
     def state(self, corpus: str) -> CorpusState:
         """The corpus as the database has it now."""
         with self.sessions() as session:
-            revision = state_revision(session, corpus)
-            if revision is None:
+            found = corpus_state(session, corpus)
+            if found is None:
                 raise CorpusNotFoundError(corpus, corpus_names(session))
-        cached = self._fresh(corpus, revision)
+        uid, revision = found
+        cached = self._fresh(corpus, uid, revision)
         if cached is not None:
             return cached
         with self._build_lock(corpus):
-            cached = self._fresh(corpus, revision)
+            cached = self._fresh(corpus, uid, revision)
             if cached is not None:
                 return cached
-            state = self._build(corpus, revision)
+            state = self._build(corpus, uid, revision)
             with self._lock:
                 self._states[corpus] = state
                 self._states.move_to_end(corpus)
@@ -68,10 +70,10 @@ class SearcherCache:
     def searcher(self, corpus: str) -> CorpusSearcher:
         return self.state(corpus).searcher
 
-    def _fresh(self, corpus: str, revision: int) -> CorpusState | None:
+    def _fresh(self, corpus: str, uid: str, revision: int) -> CorpusState | None:
         with self._lock:
             cached = self._states.get(corpus)
-            if cached is None or cached.revision < revision:
+            if cached is None or cached.uid != uid or cached.revision < revision:
                 return None
             self._states.move_to_end(corpus)
             return cached
@@ -80,10 +82,12 @@ class SearcherCache:
         with self._lock:
             return self._building.setdefault(corpus, threading.Lock())
 
-    def _build(self, corpus: str, revision: int) -> CorpusState:
+    def _build(self, corpus: str, uid: str, revision: int) -> CorpusState:
         # Read after `revision`: what is built is at least that new, never older.
         with self._lock:
             previous = self._states.get(corpus)
+        if previous is not None and previous.uid != uid:
+            previous = None  # deleted and made again: nothing of the old one may be reused
         searcher = CorpusSearcher(
             corpus,
             settings=self.settings,
@@ -94,7 +98,7 @@ class SearcherCache:
         with self.sessions() as session:
             run = latest_run(session, searcher.corpus_id)
             names = {view.key: view.name for view in cluster_views(session, run)} if run else {}
-        return CorpusState(revision, searcher, run.id if run else None, names)
+        return CorpusState(uid, revision, searcher, run.id if run else None, names)
 
     def adopt(self, encoder: Encoder) -> None:
         """Use an already loaded model for its spec (a caller that has one saves a load)."""

@@ -163,3 +163,18 @@ def test_answers_carry_clusters_and_canonical_questions(
     assert service.search("demo", "How do I reset my password?", k=1).hits[0].cluster_name == (
         "Passwords"
     )
+
+
+def test_a_corpus_made_again_under_the_same_name_is_not_the_cached_one(
+    service: Service, settings: Settings, tmp_path: Path
+) -> None:
+    assert service.search(CORPUS, "How do I reset my password?", k=1).hits[0].external_id == "s01"
+    for _ in range(3):  # the old corpus's state revision climbs past the new one's
+        service.set_threshold(CORPUS, 0.7)
+    service.delete_corpus(CORPUS)
+    rows = [{"id": "z1", "question": "Do you ship to Antarctica?"}]
+    service.ingest_file(
+        write_csv(tmp_path / "again.csv", rows), CORPUS, text_column="question", id_column="id"
+    )
+    hits = service.search(CORPUS, "How do I reset my password?", k=5).hits
+    assert [hit.external_id for hit in hits] == ["z1"]
