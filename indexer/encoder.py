@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import numpy.typing as npt
 
+from indexer.encode_combiner import EncodeCombiner
 from indexer.encoder_gate import EncoderGate
 from indexer.errors import ModelLoadError
 
@@ -154,6 +155,7 @@ class Encoder:
             )
         self.dimension: int = spec.truncate_dim or full
         self._gate = EncoderGate()
+        self._combiner = EncodeCombiner(self._short_turn, max_rows=batch_size)
 
     @classmethod
     def for_new_corpus(
@@ -183,8 +185,10 @@ class Encoder:
         if not texts:
             return np.empty((0, self.dimension), dtype=np.float32)
         if len(texts) <= self.batch_size:
-            with self._gate.turn(short=True):
-                return self._encode(texts, show_progress=show_progress)
+            if show_progress:
+                with self._gate.turn(short=True):
+                    return self._encode(texts, show_progress=True)
+            return self._combiner.encode(texts)
         # Longest first, as sentence-transformers would sort them, so chunks pad as little.
         order = np.argsort([-len(text) for text in texts], kind="stable")
         matrix = np.empty((len(texts), self.dimension), dtype=np.float32)
@@ -193,6 +197,11 @@ class Encoder:
                 with self._gate.turn(short=False):
                     matrix[rows] = self._encode([texts[int(row)] for row in rows])
         return matrix
+
+    def _short_turn(self, texts: list[str]) -> Vectors:
+        """Waiting short calls, combined into one, in a short turn of the model."""
+        with self._gate.turn(short=True):
+            return self._encode(texts)
 
     def _chunks(
         self, order: npt.NDArray[np.intp], texts: Sequence[str]

@@ -6,7 +6,9 @@ from __future__ import annotations
 import threading
 
 import numpy as np
+import pytest
 
+from indexer.encode_combiner import EncodeCombiner
 from indexer.encoder import CHARS_PER_ROW, Encoder
 from indexer.encoder_gate import EncoderGate
 
@@ -91,3 +93,49 @@ def test_threads_share_one_model(default_encoder: Encoder) -> None:
     assert len(results) == 20
     for vector in results:
         np.testing.assert_allclose(vector, expected, atol=1e-5)
+
+
+def test_waiting_short_calls_are_combined_and_each_gets_its_own_rows() -> None:
+    calls: list[list[str]] = []
+    first_running, release = threading.Event(), threading.Event()
+
+    def encode(texts: list[str]) -> np.ndarray:
+        calls.append(list(texts))
+        if len(calls) == 1:  # hold the first call so that the others queue behind it
+            first_running.set()
+            release.wait(10)
+        return np.array([[float(len(text)), float(text.count("a"))] for text in texts])
+
+    combiner = EncodeCombiner(encode, max_rows=4)
+    results: dict[str, np.ndarray] = {}
+
+    def ask(texts: list[str]) -> None:
+        results[texts[0]] = combiner.encode(texts)
+
+    leader = threading.Thread(target=ask, args=(["first"],))
+    leader.start()
+    assert first_running.wait(10)
+    askers = [["a"], ["aa", "aaa"], ["bbbb"], ["aaaaa"]]
+    threads = [threading.Thread(target=ask, args=(texts,)) for texts in askers]
+    for thread in threads:
+        thread.start()
+    while len(combiner._waiting) < len(askers):  # all four queued behind the held call
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in [leader, *threads]:
+        thread.join(10)
+    assert calls[0] == ["first"]
+    assert sorted(len(call) for call in calls[1:]) == [1, 4]  # 5 rows, batches of at most 4
+    for texts in [["first"], *askers]:
+        expected = np.array([[float(len(t)), float(t.count("a"))] for t in texts])
+        np.testing.assert_array_equal(results[texts[0]], expected)
+
+
+def test_an_error_reaches_every_caller_of_its_batch() -> None:
+    def encode(texts: list[str]) -> np.ndarray:
+        raise RuntimeError("model broke")
+
+    combiner = EncodeCombiner(encode, max_rows=8)
+    with pytest.raises(RuntimeError, match="model broke"):
+        combiner.encode(["x"])
+    assert not combiner._leading  # the next caller leads again
