@@ -253,13 +253,13 @@ def show_members(
                 width="small",
                 help="Cosine of the question to the cluster's mean direction: the most "
                 "typical questions come first.",
-            ),  # fmt: skip
+            ),
             "placed": st.column_config.CheckboxColumn(
                 "placed",
                 width="small",
                 help="Ingested after this clustering run and placed here by its nearest "
                 "neighbours; the next 'Cluster now' fits it for real.",
-            ),  # fmt: skip
+            ),
             "similarity": st.column_config.ProgressColumn(
                 "similarity",
                 format="%.3f",
@@ -267,7 +267,7 @@ def show_members(
                 max_value=1.0,
                 width="small",
                 help="Cosine to the nearest clustered neighbour, in the nearest cluster.",
-            ),  # fmt: skip
+            ),
             "question": st.column_config.TextColumn("question", width="large"),
             "group": st.column_config.NumberColumn("duplicate group", width="small"),
         },
