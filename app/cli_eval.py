@@ -56,12 +56,14 @@ def _emit(report: EvalReport[Any], *, as_json: bool, render: Callable[[], None])
 
 
 def _pairs_table(metrics: dict[str, PairScores]) -> None:
+    """Accuracy and F1 each at the threshold that maximises it: two thresholds, each said with
+    the score it belongs to."""
     table = Table(
         "similarity",
         "accuracy",
-        "threshold",
+        "acc-threshold",
         "F1",
-        "threshold",
+        "F1-threshold",
         "precision",
         "recall",
         "AP",

@@ -68,10 +68,13 @@ def test_pairs_reports_every_similarity_and_is_stored(
     ]
     assert rows[0].metrics["cosine"]["f1"] == pytest.approx(cosine["f1"])
 
-    table = cli.invoke(app, ["eval", "pairs", str(pairs_file)])
+    table = cli.invoke(app, ["eval", "pairs", str(pairs_file)], env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
     assert "euclidean" in table.output
     assert "pairs on" in table.output
+    header = next(line for line in table.output.splitlines() if "similarity" in line).split()
+    # Each threshold is named with its score, not two columns both called "threshold".
+    assert header[:5] == ["similarity", "accuracy", "acc-threshold", "F1", "F1-threshold"]
 
 
 def test_sts_correlates_with_gold_scores(cli: CliRunner, tmp_path: Path) -> None:
