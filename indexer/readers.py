@@ -162,7 +162,7 @@ def _sniff_encoding(head: bytes) -> tuple[str, str | None]:
         return utf16, None
     control = len(head) - len(head.translate(None, _CONTROL_BYTES))
     if control > _BINARY_SHARE * len(head):
-        share = f"{control / len(head):.0%}"
+        share = f"{control / len(head):.1%}"
         return "", f"{share} of the first {len(head):,} bytes are NUL or other control bytes"
     if head.startswith(b"\x00"):
         return "", "it starts with a NUL byte"

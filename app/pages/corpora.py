@@ -51,7 +51,8 @@ CORPORA_COLUMNS = {
     ),
     "run": st.column_config.NumberColumn("run", format="%d"),
     "clusters": st.column_config.NumberColumn("clusters"),
-    "outliers": st.column_config.NumberColumn("outliers", format="percent"),
+    # Percentages with one decimal, as everywhere else in qclust ("18.5%").
+    "outliers": st.column_config.NumberColumn("outliers", format="%.1f%%"),
 }
 
 
@@ -76,7 +77,7 @@ def corpora_frame(
                 "last clustering": run.finished_at if run else None,
                 "run": run.number if run else None,
                 "clusters": run.cluster_count if run else None,
-                "outliers": run.noise_share if run else None,
+                "outliers": round(run.noise_share * 100, 1) if run else None,
             }
         )
     frame = pd.DataFrame(rows, columns=list(CORPORA_COLUMNS))
