@@ -204,6 +204,9 @@ def visit_map(page: Page, screenshot: Path) -> None:
     chart = page.locator("[data-testid='stPlotlyChart']")
     expect(chart.locator(".legend .traces").first).to_be_visible(timeout=60_000)
     expect(chart.locator(".legend .traces").first).to_contain_text("-1 · outliers")
+    # The largest clusters' names are written on the map itself.
+    expect(chart.locator(".annotation-text").first).to_be_visible(timeout=30_000)
+    assert chart.locator(".annotation-text").count() >= 3
     page.wait_for_timeout(1_000)  # let WebGL draw the points before the picture
     page.screenshot(path=screenshot, full_page=True)
     # A lasso round most of the plot selects points, and the page lists them.
