@@ -68,13 +68,17 @@ def test_pairs_reports_every_similarity_and_is_stored(
     ]
     assert rows[0].metrics["cosine"]["f1"] == pytest.approx(cosine["f1"])
 
-    table = cli.invoke(app, ["eval", "pairs", str(pairs_file)], env={"COLUMNS": "200"})
+    table = cli.invoke(app, ["eval", "pairs", str(pairs_file)])
     assert table.exit_code == 0, table.output
     assert "euclidean" in table.output
     assert "pairs on" in table.output
     header = next(line for line in table.output.splitlines() if "similarity" in line).split()
-    # Each threshold is named with its score, not two columns both called "threshold".
-    assert header[:5] == ["similarity", "accuracy", "acc-threshold", "F1", "F1-threshold"]
+    # Each threshold is named with its score, not two columns both called "threshold" (an
+    # 80-column terminal may cut the names short).
+    assert header[:2] == ["similarity", "accuracy"]
+    assert header[2].startswith("acc-thr")
+    assert header[3] == "F1"
+    assert header[4].startswith("F1-thr")
 
 
 def test_sts_correlates_with_gold_scores(cli: CliRunner, tmp_path: Path) -> None:
