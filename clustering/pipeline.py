@@ -125,6 +125,9 @@ def _compute(
     stage = "topics" if kernels_on_disk() else TOPICS_FIRST_TIME
     progress(stage, 0, 1)
     topics = params.topic_clusterer().fit(graph, data.vectors)
+    labels, strengths = _attach_near_duplicates(
+        graph, topics.labels_, topics.probabilities_, threshold
+    )
     progress(stage, 1, 1)
 
     progress("names", 0, 1)
@@ -134,8 +137,8 @@ def _compute(
         previous_members = run_memberships(session, previous.id) if previous else {}
         first_new_key = next_cluster_key(session, data.corpus_id)
     texts = [texts_by_id[int(i)] for i in data.ids]
-    keywords = ctfidf_keywords(texts, topics.labels_)
-    central = representatives(data.vectors, topics.labels_, topics.probabilities_)
+    keywords = ctfidf_keywords(texts, labels)
+    central = representatives(data.vectors, labels, strengths)
     progress("names", 1, 1)
 
     progress("map", 0, 1)
@@ -156,18 +159,36 @@ def _compute(
     tracking = track_clusters(current, previous_members, first_new_key)
     return RunResult(
         ids=data.ids,
-        labels=topics.labels_,
-        strengths=topics.probabilities_,
-        centrality=_centrality(data.vectors, topics.labels_),
+        labels=labels,
+        strengths=strengths,
+        centrality=_centrality(data.vectors, labels),
         coordinates=coordinates,
         group_labels=groups.labels_,
         group_medoids=groups.medoids_,
-        nearest=_nearest_clusters(graph, topics.labels_),
+        nearest=_nearest_clusters(graph, labels),
         keywords=keywords,
         names={label: name_from_keywords(words) for label, words in keywords.items()},
         representatives={label: rows[0] for label, rows in central.items()},
         tracking=tracking,
     )
+
+
+def _attach_near_duplicates(
+    graph: KnnGraph,
+    labels: npt.NDArray[np.int64],
+    strengths: npt.NDArray[np.float32],
+    threshold: float,
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """An outlier that is a near-duplicate of a clustered question (cosine at or above the
+    duplicate threshold) joins that question's cluster: asking the same thing, it is about the
+    same topic, whatever the density estimate said ("turn the lights on" stayed an outlier at
+    0.974 to a member of "lights / turn / room")."""
+    nearest_key, similarity = _nearest_clusters(graph, labels)
+    joins = (labels < 0) & (nearest_key >= 0) & (similarity >= threshold)
+    if not joins.any():
+        return labels, strengths
+    attached = np.where(joins, nearest_key, labels).astype(np.int64)
+    return attached, np.where(joins, similarity, strengths).astype(np.float32)
 
 
 def _centrality(
