@@ -206,13 +206,14 @@ def dupes(
 def corpora(as_json: JsonOption = False) -> None:
     """List corpora with their sizes, models and thresholds."""
     service = open_service()
+    service.close_abandoned_runs()  # so that a killed ingest shows as such from here on
     summaries = service.corpora()
     if as_json:
         emit_json([asdict(s) for s in summaries])
         return
     table = Table("corpus", "questions", "model", "threshold", "last ingest", box=None)
     for s in summaries:
-        threshold = s.duplicate_threshold or service.settings.duplicate_threshold
+        threshold = service.settings.threshold_for(s.duplicate_threshold)
         last = s.last_ingest.strftime("%Y-%m-%d %H:%M") if s.last_ingest else "-"
         table.add_row(s.name, f"{s.questions:,}", s.model or "-", f"{threshold:.2f}", last)
     out.print(table)

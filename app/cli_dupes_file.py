@@ -218,16 +218,9 @@ def _write(
 
 
 def write_parquet(frame: pd.DataFrame, output: Path) -> None:
-    import pyarrow as pa
+    from app.csv_export import parquet_bytes
 
-    try:
-        frame.to_parquet(output, index=False)
-    except (pa.ArrowException, TypeError):
-        # A column of mixed values (numbers and text in one JSONL key) has no Parquet type:
-        # such columns are written as text, blanks kept.
-        for column in frame.columns[frame.dtypes == object]:  # noqa: E721  (a dtype, not a type)
-            frame[column] = frame[column].map(lambda v: v if v is None else str(v))
-        frame.to_parquet(output, index=False)
+    output.write_bytes(parquet_bytes(frame))
 
 
 def put_bytes(output: Path | None, data: bytes) -> None:

@@ -9,7 +9,8 @@ from typing import Annotated
 import typer
 
 from app.cli_common import JsonOption, app, emit_json, err, open_service, plural
-from app.cli_dupes_file import output_kind, put_bytes, write_parquet
+from app.cli_dupes_file import output_kind, put_bytes
+from app.csv_export import table_bytes
 
 
 @app.command()
@@ -28,13 +29,6 @@ def export(
     if kind == "json":
         emit_json({"corpus": corpus, "rows": json.loads(frame.to_json(orient="records"))})
         return
-    if kind == "jsonl":
-        put_bytes(output, frame.to_json(orient="records", lines=True).encode("utf-8"))
-    elif kind == "parquet" and output is not None:
-        write_parquet(frame, output)
-    else:
-        from app.csv_export import safe_csv
-
-        put_bytes(output, safe_csv(frame))
+    put_bytes(output, table_bytes(frame, kind))  # Parquet only ever to a file, by its suffix
     if output is not None:
         err.print(f"wrote {plural(len(frame), 'question')} of corpus '{corpus}' to {output}")

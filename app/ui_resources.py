@@ -160,7 +160,7 @@ def select_corpus(
 
 
 def corpus_threshold(settings: Settings, summary: CorpusSummary) -> float:
-    return summary.duplicate_threshold or settings.duplicate_threshold
+    return settings.threshold_for(summary.duplicate_threshold)
 
 
 def latest_run_of(settings: Settings, corpus_name: str) -> ClusterRun | None:

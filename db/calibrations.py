@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Literal, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -75,3 +75,13 @@ def labelled_scores(session: Session, corpus_id: int) -> tuple[list[float], list
         [float(score) for score, _ in rows],
         [int(verdict == PairVerdict.DUPLICATE) for _, verdict in rows],
     )
+
+
+def threshold_source(
+    own: float | None, calibration: ThresholdCalibration | None
+) -> Literal["own", "calibrated", "default"]:
+    """Where a corpus's threshold comes from: its calibration when the calibrated value is
+    still the one set (a later manual value is 'own'), else its own, else the default."""
+    if own is None:
+        return "default"
+    return "calibrated" if calibration is not None and calibration.threshold == own else "own"

@@ -24,13 +24,6 @@ def note_change(session: Session, corpus_id: int) -> None:
     )
 
 
-def state_revisions(session: Session) -> dict[str, int]:
-    """Every corpus's state revision, by name."""
-    return {
-        name: int(rev) for name, rev in session.execute(select(Corpus.name, Corpus.state_revision))
-    }
-
-
 def corpus_state(session: Session, name: str) -> tuple[str, int] | None:
     """The corpus's uid and state revision; None when there is no such corpus (any more). The
     uid tells a corpus deleted and made again under the same name from the one cached."""
@@ -38,9 +31,3 @@ def corpus_state(session: Session, name: str) -> tuple[str, int] | None:
         select(Corpus.uid, Corpus.state_revision).where(Corpus.name == name)
     ).first()
     return None if row is None else (str(row[0]), int(row[1]))
-
-
-def state_revision(session: Session, name: str) -> int | None:
-    """The corpus's state revision; None when there is no such corpus (any more)."""
-    value = session.scalar(select(Corpus.state_revision).where(Corpus.name == name))
-    return None if value is None else int(value)

@@ -7,13 +7,18 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from db.errors import QclustError
 from db.models import PairLabel, PairVerdict, utcnow
+
+
+class LabelError(QclustError):
+    """A label that cannot be stored as asked."""
 
 
 def ordered(first_id: int, second_id: int) -> tuple[int, int]:
     """A pair's stored order: the smaller id first, so (a, b) and (b, a) are one pair."""
     if first_id == second_id:
-        raise ValueError("a question cannot be paired with itself")
+        raise LabelError("a question cannot be paired with itself")
     return (first_id, second_id) if first_id < second_id else (second_id, first_id)
 
 

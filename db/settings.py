@@ -71,6 +71,10 @@ class Settings(BaseSettings):
         self.data_dir = self.data_dir.expanduser()
         return self
 
+    def threshold_for(self, own: float | None) -> float:
+        """A corpus's duplicate threshold: its own, else the default."""
+        return own if own is not None else self.duplicate_threshold
+
     @property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'qclust.db'}"

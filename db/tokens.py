@@ -12,7 +12,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from db.errors import QclustError
@@ -78,7 +78,8 @@ def revoke_token(session: Session, name: str) -> None:
 
 
 def active_token_count(session: Session) -> int:
-    return len(list(session.scalars(select(ApiToken.id).where(ApiToken.revoked_at.is_(None)))))
+    active = select(func.count()).select_from(ApiToken).where(ApiToken.revoked_at.is_(None))
+    return int(session.scalar(active) or 0)
 
 
 def authenticate(session: Session, secret: str) -> TokenInfo | None:

@@ -109,7 +109,7 @@ def _read_location(session: Session, settings: Settings, name: str) -> CorpusLoc
         spec=EncoderSpec(row.model, row.normalize, row.prompt, row.truncate_dim),
         dimension=row.dimension,
         dtype="float16" if row.vector_dtype == "float16" else "float32",
-        threshold=corpus.duplicate_threshold or settings.duplicate_threshold,
+        threshold=settings.threshold_for(corpus.duplicate_threshold),
         question_count=count_questions(session, corpus.id),
         vector_count=count_vectors(session, corpus.id, row.id),
         revision=corpus.revision,

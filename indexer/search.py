@@ -54,6 +54,11 @@ class DuplicateCheck:
         return self.nearest[0] if self.nearest else None
 
 
+def possible_threshold(threshold: float, margin: float) -> float:
+    """Scores this far below the threshold are 'possible' duplicates."""
+    return round(max(0.0, threshold - margin), 6)
+
+
 def verdict_for(score: float | None, threshold: float, possible_threshold: float) -> Verdict:
     if score is not None and score >= threshold:
         return "duplicate"
@@ -134,7 +139,7 @@ class CorpusSearcher:
 
     @property
     def possible_threshold(self) -> float:
-        return round(max(0.0, self.threshold - self.settings.possible_margin), 6)
+        return possible_threshold(self.threshold, self.settings.possible_margin)
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         return self.search_many([query], k)[0]
@@ -166,7 +171,7 @@ class CorpusSearcher:
         self, questions: Sequence[str], *, k: int = 10, threshold: float | None = None
     ) -> list[DuplicateCheck]:
         limit = self.threshold if threshold is None else threshold
-        possible = round(max(0.0, limit - self.settings.possible_margin), 6)
+        possible = possible_threshold(limit, self.settings.possible_margin)
         checks = [
             DuplicateCheck(
                 question=question,

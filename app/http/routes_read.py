@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import io
 from typing import Literal
 
 from fastapi import APIRouter, Response
 
+from app.csv_export import table_bytes
 from app.http.auth import Reader
 from app.http.context import Context
 from app.http.models import (
@@ -129,16 +129,7 @@ ExportFormat = Literal["csv", "parquet", "jsonl"]
 
 
 def _export_bytes(service: Service, corpus: str, file_format: ExportFormat) -> bytes:
-    frame = service.export(corpus)
-    if file_format == "parquet":
-        buffer = io.BytesIO()
-        frame.to_parquet(buffer, index=False)
-        return buffer.getvalue()
-    if file_format == "jsonl":
-        return frame.to_json(orient="records", lines=True).encode("utf-8")
-    from app.csv_export import safe_csv
-
-    return safe_csv(frame)
+    return table_bytes(service.export(corpus), file_format)
 
 
 @router.get(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from functools import partial
 
@@ -10,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app.cluster_actions import NOTICE, SELECTED, ShownQuestion, show_actions
-from app.csv_export import safe_csv
+from app.csv_export import table_bytes
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
     READ_ONLY_MESSAGE,
@@ -334,14 +333,8 @@ def show_cluster(
     show_groups(settings, run.id, key)
 
 
-def _export_csv(settings: Settings, corpus_name: str) -> bytes:
-    return safe_csv(service(settings).export(corpus_name))
-
-
-def _export_parquet(settings: Settings, corpus_name: str) -> bytes:
-    buffer = io.BytesIO()
-    service(settings).export(corpus_name).to_parquet(buffer, index=False)
-    return buffer.getvalue()
+def _export(settings: Settings, corpus_name: str, kind: str) -> bytes:
+    return table_bytes(service(settings).export(corpus_name), kind)
 
 
 def show_exports(settings: Settings, corpus_name: str) -> None:
@@ -350,7 +343,7 @@ def show_exports(settings: Settings, corpus_name: str) -> None:
     stem = "".join(c if c.isalnum() or c in "-_" else "_" for c in corpus_name) or "corpus"
     csv_column.download_button(
         "Export questions (CSV)",
-        partial(_export_csv, settings, corpus_name),
+        partial(_export, settings, corpus_name, "csv"),
         file_name=f"{stem}-clusters.csv",
         mime="text/csv",
         key="export_csv",
@@ -360,7 +353,7 @@ def show_exports(settings: Settings, corpus_name: str) -> None:
     )
     parquet_column.download_button(
         "Export questions (Parquet)",
-        partial(_export_parquet, settings, corpus_name),
+        partial(_export, settings, corpus_name, "parquet"),
         file_name=f"{stem}-clusters.parquet",
         mime="application/vnd.apache.parquet",
         key="export_parquet",

@@ -31,6 +31,7 @@ from app.ui_text import escape_markdown
 from db.errors import QclustError
 from db.queries import CorpusSummary
 from db.settings import Settings
+from indexer.search import possible_threshold
 from indexer.validation import Rejection, check_question, clean_text
 
 DEFAULT_K = 5
@@ -260,7 +261,7 @@ def render() -> None:
         with k_column:
             k = int(st.slider("Matches per question", 1, MAX_K, DEFAULT_K, key="dup_k"))
         threshold = corpus_threshold(settings, summary)
-        possible = round(max(0.0, threshold - settings.possible_margin), 6)
+        possible = possible_threshold(threshold, settings.possible_margin)
         candidates, rejected = questions_from_input(settings)
         show_rejections(rejected)
         if not candidates:

@@ -194,7 +194,7 @@ def render() -> None:
             summary = select_corpus(summaries, settings.default_corpus)
         with k_column:
             k = st.slider("Results (k)", 1, MAX_K, DEFAULT_K, key="k")
-        threshold = summary.duplicate_threshold or settings.duplicate_threshold
+        threshold = settings.threshold_for(summary.duplicate_threshold)
         st.caption(
             f"{summary.questions:,} questions · model {escape_markdown(summary.model or '-')} · "
             f"duplicate threshold {threshold:.2f}"

@@ -13,28 +13,28 @@ from db.ui_queries import canonical_questions, question_clusters
 from indexer.search import Hit
 
 
-def annotate(session: Session, state: CorpusState, hits: Sequence[Hit]) -> list[Match]:
-    if not hits:
-        return []
+def annotate(
+    session: Session, state: CorpusState, rows: Sequence[Sequence[Hit]]
+) -> list[list[Match]]:
+    """Each row of hits as matches; the run is asked once for all of them (a batch of 1,000
+    questions is two queries, not two per question)."""
     if state.run_id is None:
-        return [Match(hit.question_id, hit.text, hit.score, hit.external_id) for hit in hits]
-    ids = [hit.question_id for hit in hits]
+        return [
+            [Match(h.question_id, h.text, h.score, h.external_id) for h in hits] for hits in rows
+        ]
+    ids = [hit.question_id for hits in rows for hit in hits]
     clusters = question_clusters(session, state.run_id, ids)
     canonical = canonical_questions(session, state.run_id, ids)
-    matches = []
-    for hit in hits:
+
+    def match(hit: Hit) -> Match:
         key = clusters.get(hit.question_id)
         group = canonical.get(hit.question_id)
-        matches.append(
-            Match(
-                hit.question_id,
-                hit.text,
-                hit.score,
-                hit.external_id,
-                cluster=key,
-                cluster_name=state.cluster_names.get(key) if key is not None else None,
-                canonical_id=group.question_id if group else None,
-                canonical_text=group.text if group else None,
-            )  # fmt: skip
-        )
-    return matches
+        return Match(
+            hit.question_id, hit.text, hit.score, hit.external_id,
+            cluster=key,
+            cluster_name=state.cluster_names.get(key) if key is not None else None,
+            canonical_id=group.question_id if group else None,
+            canonical_text=group.text if group else None,
+        )  # fmt: skip
+
+    return [[match(hit) for hit in hits] for hits in rows]

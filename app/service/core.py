@@ -18,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.service.annotate import annotate
 from app.service.evaluation import Evaluation
-from app.service.results import Check, Match, SearchResult, ThresholdInfo, ThresholdSource
+from app.service.results import Check, Match, SearchResult, ThresholdInfo
 from app.service.searchers import CorpusState, SearcherCache
 from app.service.training import Training
-from db.calibrations import latest_calibration
+from db.calibrations import latest_calibration, threshold_source
 from db.cluster_queries import cluster_views, latest_run, rename_cluster
 from db.edits import mark_canonical, merge_clusters, move_question
 from db.errors import QclustError
@@ -42,7 +42,7 @@ from indexer.calibration import Calibration
 from indexer.encoder import Encoder, EncoderSpec
 from indexer.errors import InvalidQuestionError
 from indexer.readers import SourceRow
-from indexer.search import Hit, verdict_for
+from indexer.search import Hit, possible_threshold, verdict_for
 from indexer.validation import check_question
 
 if TYPE_CHECKING:
@@ -97,9 +97,14 @@ class Service:
     # -- reading -------------------------------------------------------------------------
 
     def corpora(self) -> list[CorpusSummary]:
-        with self.sessions.begin() as session:
-            close_abandoned_runs(session)
+        with self.sessions() as session:
             return summarize_corpora(session)
+
+    def close_abandoned_runs(self) -> int:
+        """Mark runs whose process is gone as abandoned: a repair the CLI's `corpora` makes;
+        listings over HTTP and in the UI only read."""
+        with self.sessions.begin() as session:
+            return close_abandoned_runs(session)
 
     def state(self, corpus: str) -> CorpusState:
         return self.searchers.state(corpus)
@@ -110,15 +115,9 @@ class Service:
     def search_many(self, corpus: str, queries: Sequence[str], k: int = 10) -> list[SearchResult]:
         self._check_queries(queries)
         state = self.state(corpus)
-        rows = state.searcher.search_many(queries, k)
+        rows = self._annotated(state, state.searcher.search_many(queries, k))
         return [
-            SearchResult(
-                corpus,
-                query,
-                self._annotated(state, hits),
-                state.searcher.not_encoded,
-                state.revision,
-            )  # fmt: skip
+            SearchResult(corpus, query, hits, state.searcher.not_encoded, state.revision)
             for query, hits in zip(queries, rows, strict=True)
         ]
 
@@ -139,7 +138,8 @@ class Service:
         state = self.state(corpus)
         searcher = state.searcher
         checks = searcher.check_duplicates_many(questions, k=k, threshold=threshold)
-        source = "own" if threshold is not None else self._threshold_source(state)
+        source = "own" if threshold is not None else state.threshold_source
+        nearest = self._annotated(state, [check.nearest for check in checks])
         return [
             Check(
                 question=check.question,
@@ -148,30 +148,23 @@ class Service:
                 possible_threshold=check.possible_threshold,
                 threshold_source=source,
                 probability=check.probability,
-                matches=self._annotated(state, check.matches),
-                nearest=self._annotated(state, check.nearest),
+                matches=[match for match in matches if match.score >= check.threshold],
+                nearest=matches,
             )
-            for check in checks
+            for check, matches in zip(checks, nearest, strict=True)
         ]
 
     def threshold(self, corpus: str) -> ThresholdInfo:
         with self.sessions() as session:
             row = get_corpus(session, corpus)
-            calibration = latest_calibration(session, row.id)
+            source = threshold_source(row.duplicate_threshold, latest_calibration(session, row.id))
             labels = sum(label_counts(session, row.id).values())
-            value = row.duplicate_threshold or self.settings.duplicate_threshold
-            source: ThresholdSource = (
-                "default"
-                if row.duplicate_threshold is None
-                else "calibrated"
-                if calibration is not None and calibration.threshold == row.duplicate_threshold
-                else "own"
-            )
+        value = self.settings.threshold_for(row.duplicate_threshold)
         return ThresholdInfo(corpus, value, self.possible_threshold(value), source, labels)
 
     def possible_threshold(self, threshold: float) -> float:
         """Scores this close below the threshold are 'possible' duplicates."""
-        return round(max(0.0, threshold - self.settings.possible_margin), 6)
+        return possible_threshold(threshold, self.settings.possible_margin)
 
     def verdict(self, score: float | None, threshold: float) -> str:
         return verdict_for(score, threshold, self.possible_threshold(threshold))
@@ -369,8 +362,6 @@ class Service:
         self, corpus: str, first_id: int, second_id: int, verdict: PairVerdict, *, by: str
     ) -> None:
         """An analyst's verdict on a pair, stored with the pair's cosine in the corpus's model."""
-        if first_id == second_id:
-            raise QclustError("a question cannot be paired with itself")
         pair = ordered(first_id, second_id)
         searcher = self.state(corpus).searcher
         ids, vectors = searcher.vectors_of(list(pair))
@@ -443,17 +434,9 @@ class Service:
                 where = f"question {number}: " if len(texts) > 1 else ""
                 raise InvalidQuestionError(where + problem.message)
 
-    def _threshold_source(self, state: CorpusState) -> ThresholdSource:
-        searcher = state.searcher
+    def _annotated(self, state: CorpusState, rows: Sequence[Sequence[Hit]]) -> list[list[Match]]:
         with self.sessions() as session:
-            row = get_corpus(session, searcher.corpus_name)
-        if row.duplicate_threshold is None:
-            return "default"
-        return "calibrated" if searcher.calibration is not None else "own"
-
-    def _annotated(self, state: CorpusState, hits: Sequence[Hit]) -> list[Match]:
-        with self.sessions() as session:
-            return annotate(session, state, hits)
+            return annotate(session, state, rows)
 
     def _latest_run(self, session: Session, corpus: str, seen_run: int | None) -> ClusterRun:
         run = latest_run(session, get_corpus(session, corpus).id)

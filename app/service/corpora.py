@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import shutil
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import QclustError
 from db.locks import corpus_write_lock
-from db.models import Corpus, Question
-from db.queries import get_corpus
+from db.models import Corpus
+from db.queries import count_questions, get_corpus
 from db.settings import Settings
 
 MAX_NAME = 200  # the width of corpus.name
@@ -35,9 +35,7 @@ def delete_corpus(sessions: sessionmaker[Session], settings: Settings, name: str
     with corpus_write_lock(sessions, name, "delete", wait=False), sessions.begin() as session:
         corpus = get_corpus(session, name)
         uid = corpus.uid
-        count = int(
-            session.scalar(select(func.count()).where(Question.corpus_id == corpus.id)) or 0
-        )
+        count = count_questions(session, corpus.id)
         session.execute(delete(Corpus).where(Corpus.id == corpus.id))
     shutil.rmtree(settings.data_dir / "cache" / uid, ignore_errors=True)  # only a cache
     return count
@@ -45,5 +43,4 @@ def delete_corpus(sessions: sessionmaker[Session], settings: Settings, name: str
 
 def question_count(sessions: sessionmaker[Session], name: str) -> int:
     with sessions() as session:
-        corpus = get_corpus(session, name)
-        return int(session.scalar(select(func.count()).where(Question.corpus_id == corpus.id)) or 0)
+        return count_questions(session, get_corpus(session, name).id)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-Verdict = Literal["duplicate", "possible", "new"]
+from indexer.search import Verdict
+
 ThresholdSource = Literal["own", "calibrated", "default"]
 
 

@@ -10,9 +10,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from app.service.results import ThresholdSource
+from db.calibrations import latest_calibration, threshold_source
 from db.changes import corpus_state
 from db.cluster_queries import cluster_views, latest_run
 from db.errors import CorpusNotFoundError
+from db.models import Corpus
 from db.queries import corpus_names
 from db.settings import Settings
 from indexer.encoder import Encoder, EncoderSpec
@@ -28,6 +31,8 @@ class CorpusState:
     searcher: CorpusSearcher
     run_id: int | None  # the latest finished clustering run
     cluster_names: dict[int, str] = field(default_factory=dict)
+    # A threshold or calibration change bumps the revision, so this stays true for the state.
+    threshold_source: ThresholdSource = "default"
 
 
 class SearcherCache:
@@ -98,7 +103,9 @@ class SearcherCache:
         with self.sessions() as session:
             run = latest_run(session, searcher.corpus_id)
             names = {view.key: view.name for view in cluster_views(session, run)} if run else {}
-        return CorpusState(uid, revision, searcher, run.id if run else None, names)
+            own = session.get_one(Corpus, searcher.corpus_id).duplicate_threshold
+            source = threshold_source(own, latest_calibration(session, searcher.corpus_id))
+        return CorpusState(uid, revision, searcher, run.id if run else None, names, source)
 
     def adopt(self, encoder: Encoder) -> None:
         """Use an already loaded model for its spec (a caller that has one saves a load)."""

@@ -6,7 +6,14 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from db.labels import label_counts, labelled_pairs, ordered, record_label, threshold_quality
+from db.labels import (
+    LabelError,
+    label_counts,
+    labelled_pairs,
+    ordered,
+    record_label,
+    threshold_quality,
+)
 from db.models import PairLabel, PairVerdict, Question
 from db.queries import get_or_create_corpus, insert_questions
 
@@ -38,7 +45,7 @@ def test_a_pair_is_one_pair_whichever_way_round(sessions: sessionmaker[Session])
 
 
 def test_a_question_cannot_pair_with_itself() -> None:
-    with pytest.raises(ValueError, match="itself"):
+    with pytest.raises(LabelError, match="itself"):
         ordered(4, 4)
     assert ordered(9, 2) == (2, 9)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from app.pages.clusters import _export_csv, _export_parquet
+from app.pages.clusters import _export
 from app.service import Service
 from app.service.export import FIXED_COLUMNS, RUN_COLUMNS
 from indexer.encoder import Encoder
@@ -54,7 +54,7 @@ def test_own_columns_come_between_the_question_and_the_run(
     assert list(frame.columns) == [*FIXED_COLUMNS, "priority", *RUN_COLUMNS]
     assert list(frame["external_id"]) == ["T1", "T2"]
     assert frame["cluster"].isna().all()  # never clustered
-    csv = pd.read_csv(io.BytesIO(_export_csv(own_clustered_env.settings, "own")))
+    csv = pd.read_csv(io.BytesIO(_export(own_clustered_env.settings, "own", "csv")))
     assert csv.loc[0, "question"] == '\'=HYPERLINK("http://x")'  # a spreadsheet shows text
-    parquet = pd.read_parquet(io.BytesIO(_export_parquet(own_clustered_env.settings, "own")))
+    parquet = pd.read_parquet(io.BytesIO(_export(own_clustered_env.settings, "own", "parquet")))
     assert list(parquet["question"]) == list(frame["question"])

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.service import Service
 from app.service.core import NewQuestion
 from clustering.params import ClusterParams
-from db.changes import state_revision
+from db.changes import corpus_state
 from db.errors import CorpusNotFoundError, QclustError
 from db.models import PairVerdict
 from db.settings import Settings
@@ -96,9 +96,9 @@ def test_every_change_bumps_the_state_revision(
 ) -> None:
     def revision() -> int:
         with sessions() as session:
-            value = state_revision(session, CORPUS)
-        assert value is not None
-        return value
+            found = corpus_state(session, CORPUS)
+        assert found is not None
+        return found[1]
 
     seen = [revision()]
     service.set_threshold(CORPUS, 0.75)
