@@ -18,7 +18,7 @@ from db.settings import Settings
 from indexer.encoder import Encoder
 from indexer.errors import InvalidQuestionError
 from indexer.ingest import ingest_file
-from tests.app.conftest import SUPPORT_QUESTIONS, first_demo_rows
+from tests.app.conftest import CLUSTERED, SUPPORT_QUESTIONS, UiCorpus, first_demo_rows
 from tests.conftest import write_csv
 from tests.processes import run_qclust, settings_env
 
@@ -178,3 +178,40 @@ def test_a_corpus_made_again_under_the_same_name_is_not_the_cached_one(
     )
     hits = service.search(CORPUS, "How do I reset my password?", k=5).hits
     assert [hit.external_id for hit in hits] == ["z1"]
+
+
+def test_a_batch_check_asks_the_database_as_often_as_one_question(
+    clustered_corpus: UiCorpus, default_encoder: Encoder
+) -> None:
+    from sqlalchemy import event
+
+    service = Service(clustered_corpus.settings)
+    service.searchers.adopt(default_encoder)
+    service.check(CLUSTERED, ["warm the cache"], k=5)  # builds the corpus state once
+    statements: list[str] = []
+    engine = service.sessions.kw["bind"]
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        service.check(CLUSTERED, ["How do I reset my password?"], k=5)
+        one = len(statements)
+        statements.clear()
+        service.check(CLUSTERED, [f"question {n} about invoices" for n in range(50)], k=5)
+        fifty = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert fifty == one, (one, fifty)
+
+
+def test_a_manual_threshold_after_a_calibration_is_own_everywhere(service: Service) -> None:
+    ids = list(range(1, 21))
+    for first, second in zip(ids[:10], ids[1:11], strict=True):
+        service.label_pair(CORPUS, first, second, PairVerdict.DUPLICATE, by="test")
+    for first, second in zip(ids[10:20], ids[:10], strict=True):
+        service.label_pair(CORPUS, first, second, PairVerdict.NOT_DUPLICATE, by="test")
+    service.calibrate(CORPUS)
+    assert service.threshold(CORPUS).source == "calibrated"
+    assert service.check(CORPUS, ["reset my password"])[0].threshold_source == "calibrated"
+    service.set_threshold(CORPUS, 0.9)
+    assert service.threshold(CORPUS).source == "own"
+    assert service.check(CORPUS, ["reset my password"])[0].threshold_source == "own"
