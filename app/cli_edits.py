@@ -1,5 +1,5 @@
-"""`qclust cluster-rename`, `cluster-merge`, `move`, `canonical`: an analyst's edits to the
-latest clustering run, from the command line.
+"""`qclust cluster-rename`, `cluster-merge`, `move`, `canonical`, `cluster-new`, `undo`: an
+analyst's edits to the latest clustering run, from the command line.
 
 Each edit goes through the service as the UI's do: stored with who made it (`--by`, else
 `QCLUST_ANALYST`, else the OS user) and replayed on every later run. Messages name clusters
@@ -116,6 +116,34 @@ def canonical(corpus: CorpusArgument, question_id: QuestionArgument, by: ByOptio
         f"group, in {_label(views, key)}",
         highlight=False,
     )
+
+
+@app.command("cluster-new")
+def cluster_new(
+    corpus: CorpusArgument,
+    name: Annotated[str, typer.Argument(help="The new cluster's name.")],
+    question_ids: Annotated[
+        list[int], typer.Argument(help="Two or more question ids, from wherever they are.")
+    ],
+    by: ByOption = None,
+) -> None:
+    """Make a cluster of the chosen questions, named NAME; later runs keep them together."""
+    service = open_service()
+    key = _edit(lambda: service.new_cluster(corpus, question_ids, name, by=by or default_analyst()))
+    out.print(
+        f"made cluster {key} '{name.strip()}' of {plural(len(set(question_ids)), 'question')}",
+        highlight=False,
+    )
+
+
+@app.command()
+def undo(corpus: CorpusArgument, by: ByOption = None) -> None:
+    """Take back your latest merge, move, new cluster or canonical pick (while it is the
+    corpus's latest change and its run the latest run); it is no longer replayed."""
+    service = open_service()
+    names = {key: view.name for key, view in _views(service, corpus).items()}
+    undone = _edit(lambda: service.undo_last_edit(corpus, by=by or default_analyst()))
+    out.print(f"undid {undone.describe(names)}", highlight=False)
 
 
 def _edit(change: Callable[[], T]) -> T:

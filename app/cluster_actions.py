@@ -1,7 +1,9 @@
-"""The Clusters page's edit panel: merge two clusters, move a question, mark a canonical question.
+"""The Clusters page's edit panel: merge two clusters, move a question, mark a canonical question,
+and undo the last change (also on the Map page, with making a cluster of a selection).
 
-Every action goes through `db.edits`, which records it so the next clustering run replays it.
-Actions run as button callbacks (before the script), so the page below already shows the result.
+Every action goes through the service into `db.edits`, which records it so the next clustering
+run replays it. Actions run as button callbacks (before the script), so the page below already
+shows the result.
 """
 
 from __future__ import annotations
@@ -39,19 +41,53 @@ class ShownQuestion:
     group_id: int | None
 
 
-def _run_action(
-    settings: Settings, corpus: str, run_id: int, action: Callable[[Service, str, int], str]
-) -> None:
+def run_action(
+    settings: Settings, corpus: str, run_id: int, action: Callable[[Service, str, int], str],
+    notice: str = NOTICE,
+) -> None:  # fmt: skip
+    """Run one edit as a button callback; its message (or error) goes to `notice`."""
     if not may_write():
-        st.session_state[NOTICE] = ("error", READ_ONLY_MESSAGE)
+        st.session_state[notice] = ("error", READ_ONLY_MESSAGE)
         return
     try:
         message = action(service(settings), corpus, run_id)
     except QclustError as exc:
-        st.session_state[NOTICE] = ("error", escape_markdown(str(exc)))
+        st.session_state[notice] = ("error", escape_markdown(str(exc)))
         return
     forget_cluster_views()
-    st.session_state[NOTICE] = ("success", message)
+    st.session_state[notice] = ("success", message)
+
+
+def undo(names: dict[int, str], lookup: Service, corpus: str, run_id: int) -> str:
+    undone = lookup.undo_last_edit(corpus, by=analyst_name(), seen_run=run_id)
+    shown = {key: escape_markdown(name) for key, name in names.items()}
+    return f"Undid {undone.describe(shown)}."
+
+
+def make_cluster(
+    ids: Sequence[int], name_field: str, lookup: Service, corpus: str, run_id: int
+) -> str:
+    name = str(st.session_state.get(name_field) or "")
+    key = lookup.new_cluster(corpus, ids, name, by=analyst_name(), seen_run=run_id)
+    st.session_state[SELECTED] = key  # the Clusters page opens on it
+    return (
+        f"Made the cluster “{escape_markdown(name.strip())}” of {len(set(ids)):,} questions; "
+        "it is kept on every later run."
+    )
+
+
+def undo_button(
+    settings: Settings, corpus: str, run_id: int, names: dict[int, str], *, key: str,
+    notice: str = NOTICE,
+) -> None:  # fmt: skip
+    st.button(
+        "Undo my last change",
+        key=key,
+        on_click=run_action,
+        args=(settings, corpus, run_id, partial(undo, names), notice),
+        help="Takes back your latest merge, move, new cluster or canonical pick, while it is "
+        "the latest change to these clusters.",
+    )
 
 
 def _merge(
@@ -111,6 +147,7 @@ def show_actions(
             f"Changes are recorded as {escape_markdown(analyst_name())} and replayed on every "
             "later clustering run."
         )
+        undo_button(settings, corpus, run_id, names, key="undo_edit")
         if key != OUTLIER_KEY and others:
             _merge_row(settings, corpus, run_id, key, names, others)
         if shown:
@@ -125,7 +162,7 @@ def show_actions(
             button_column.button(
                 "Move",
                 key="move",
-                on_click=_run_action,
+                on_click=run_action,
                 args=(
                     settings, corpus, run_id,
                     partial(_move, "move_question", "move_target", names, texts),
@@ -143,7 +180,7 @@ def show_actions(
             button_column.button(
                 "Mark canonical",
                 key="canonical",
-                on_click=_run_action,
+                on_click=run_action,
                 args=(settings, corpus, run_id, partial(_canonical, "canonical_question", texts)),
             )
 
@@ -173,7 +210,7 @@ def _merge_row(
         "Merge",
         key="merge",
         disabled=not sure,
-        on_click=_run_action,
+        on_click=run_action,
         args=(settings, corpus, run_id, partial(_merge, key, target_field, names)),
     )
 

@@ -77,9 +77,9 @@ def write_run(
     result: RunResult,
     seconds: float,
 ) -> None:
-    keys = {label: tracked.key for label, tracked in result.tracking.clusters.items()}
     with sessions.begin() as session:
-        _write_identities(session, run_id, corpus_id, result.tracking)
+        keys = _fresh_keys(session, corpus_id, result.tracking)
+        _write_identities(session, run_id, corpus_id, keys)
         _write_clusters(session, run_id, result, keys)
         group_ids = _write_groups(session, run_id, result)
         _write_members(session, run_id, result, keys, group_ids)
@@ -98,14 +98,31 @@ def write_run(
         fault_point("cluster:writing")  # inside the transaction: a kill here writes nothing
 
 
-def _write_identities(session: Session, run_id: int, corpus_id: int, tracking: Tracking) -> None:
+def _fresh_keys(session: Session, corpus_id: int, tracking: Tracking) -> dict[int, int]:
+    """Label -> key, with the keys issued for new clusters moved past any an analyst took
+    while this run was working (a cluster made by hand gets the next key too)."""
+    taken = set(
+        session.scalars(select(ClusterIdentity.key).where(ClusterIdentity.corpus_id == corpus_id))
+    )
+    keys = {label: tracked.key for label, tracked in tracking.clusters.items()}
+    next_key = max([*taken, *keys.values(), -1]) + 1
+    for label, tracked in sorted(tracking.clusters.items()):
+        issued = tracked.change == "new" or (
+            tracked.change == "split" and tracked.key not in tracked.sources
+        )
+        if issued and tracked.key in taken:
+            keys[label], next_key = next_key, next_key + 1
+    return keys
+
+
+def _write_identities(session: Session, run_id: int, corpus_id: int, keys: dict[int, int]) -> None:
     existing = set(
         session.scalars(select(ClusterIdentity.key).where(ClusterIdentity.corpus_id == corpus_id))
     )
     new = [
-        {"corpus_id": corpus_id, "key": c.key, "created_run_id": run_id}
-        for c in tracking.clusters.values()
-        if c.key not in existing
+        {"corpus_id": corpus_id, "key": key, "created_run_id": run_id}
+        for key in sorted(set(keys.values()))
+        if key not in existing
     ]
     if new:
         session.execute(insert(ClusterIdentity), new)

@@ -283,6 +283,7 @@ class EditKind(enum.StrEnum):
     MERGE = "merge"  # the clusters holding `member_ids` go into `target_key`
     MOVE = "move"  # `question_id` goes to `target_key` (-1: out of every cluster)
     CANONICAL = "canonical"  # `question_id` speaks for its near-duplicate group
+    NEW = "new"  # `member_ids` make a cluster of their own, under the new key `target_key`
 
 
 class ClusterEdit(Base):
@@ -304,6 +305,9 @@ class ClusterEdit(Base):
     member_ids: Mapped[list[int] | None] = mapped_column(JsonDoc)
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(Timestamp, default=utcnow)
+    # The run the change was made on, and what it replaced there: enough to take it back.
+    run_id: Mapped[int | None] = mapped_column(Integer)
+    undo: Mapped[dict[str, Any] | None] = mapped_column(JsonDoc)
 
 
 class PairVerdict(enum.StrEnum):

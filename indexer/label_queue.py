@@ -7,13 +7,15 @@ corpus, so the queue costs the same on a thousand questions as on a million.
 
 from __future__ import annotations
 
-from collections.abc import Set
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 import numpy as np
 
 from indexer.index import search as index_search
 from indexer.search import CorpusSearcher
+
+MAX_SELECTION = 2_000  # questions paired from one selection: 2 million pairs at most
 
 
 @dataclass(frozen=True)
@@ -57,4 +59,38 @@ def candidate_pairs(
         CandidatePair(first, second, texts[first], texts[second], best[(first, second)])
         for first, second in chosen
         if first in texts and second in texts
+    ]
+
+
+def selection_pairs(
+    searcher: CorpusSearcher,
+    question_ids: Sequence[int],
+    labelled: Set[tuple[int, int]],
+    *,
+    threshold: float,
+    limit: int = 10,
+    most: int = MAX_SELECTION,
+) -> list[CandidatePair]:
+    """Unlabelled pairs within the chosen questions (say a map selection), nearest `threshold`
+    first: what an analyst who picked them out most needs to judge. Only the first `most`
+    questions are paired, so that a huge selection stays one small matrix product."""
+    ids, vectors = searcher.vectors_of(sorted(set(question_ids))[:most])
+    if len(ids) < 2:
+        return []
+    scores = vectors @ vectors.T
+    first, second = np.triu_indices(len(ids), k=1)
+    similarity = scores[first, second]
+    chosen: list[tuple[tuple[int, int], float]] = []
+    # Nearest the threshold first; a stable sort keeps id order among equals.
+    for index in np.argsort(np.abs(similarity - threshold), kind="stable").tolist():
+        pair = (int(ids[first[index]]), int(ids[second[index]]))
+        if pair not in labelled:
+            chosen.append((pair, float(similarity[index])))
+            if len(chosen) == limit:
+                break
+    texts = searcher.texts(sorted({i for pair, _ in chosen for i in pair}))
+    return [
+        CandidatePair(a, b, texts[a], texts[b], score)
+        for (a, b), score in chosen
+        if a in texts and b in texts
     ]

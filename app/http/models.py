@@ -135,6 +135,16 @@ class MoveRequest(BaseModel):
     cluster: ClusterKey
 
 
+class NewClusterRequest(BaseModel):
+    model_config = STRICT
+
+    name: Annotated[str, Field(min_length=1, max_length=MAX_NAME_CHARS), AfterValidator(_encodable)]
+    question_ids: Annotated[
+        list[QuestionId],
+        Field(min_length=2, max_length=MAX_BATCH * 100, description="Two or more questions"),
+    ]
+
+
 # -- responses ---------------------------------------------------------------------------
 
 
@@ -262,6 +272,20 @@ class MoveOut(Answer):
     corpus: str
     question_id: int
     cluster: int
+
+
+class NewClusterOut(Answer):
+    corpus: str
+    cluster: int
+    name: str
+    questions: int
+
+
+class UndoOut(Answer):
+    corpus: str
+    kind: Literal["merge", "move", "canonical", "new"]
+    cluster: int | None
+    questions: int = Field(description="How many questions went back to where they were")
 
 
 class CanonicalOut(Answer):

@@ -18,13 +18,17 @@ from app.http.models import (
     MergeRequest,
     MoveOut,
     MoveRequest,
+    NewClusterOut,
+    NewClusterRequest,
     RejectionOut,
     RenameRequest,
     ThresholdOut,
     ThresholdUpdate,
+    UndoOut,
 )
 from app.http.params import ERROR_RESPONSES, ClusterPath, CorpusPath, QuestionPath
 from app.service.core import NewQuestion, Service
+from app.service.results import UndoneEdit
 from db.models import PairVerdict
 from indexer.errors import InvalidQuestionError
 from indexer.validation import check_question
@@ -138,3 +142,36 @@ async def mark_canonical(
 
     await context.run(mark)
     return CanonicalOut(corpus=corpus, question_id=question_id, by=who.name)
+
+
+@router.post("/clusters", status_code=201)
+async def new_cluster(
+    context: Context, who: Writer, corpus: CorpusPath, body: NewClusterRequest
+) -> NewClusterOut:
+    """Make a cluster of the chosen questions, taken from wherever they are; later runs keep
+    them together under its key and name."""
+
+    def make() -> int:
+        return context.service.new_cluster(corpus, body.question_ids, body.name, by=who.name)
+
+    key = await context.run(make)
+    return NewClusterOut(
+        corpus=corpus, cluster=key, name=body.name.strip(), questions=len(set(body.question_ids))
+    )
+
+
+@router.post("/edits/undo")
+async def undo_last_edit(context: Context, who: Writer, corpus: CorpusPath) -> UndoOut:
+    """Take back the caller's latest change to the clusters, while it is the corpus's latest
+    and its clustering run the latest; 400 otherwise, saying why."""
+
+    def undo() -> UndoneEdit:
+        return context.service.undo_last_edit(corpus, by=who.name)
+
+    undone = await context.run(undo)
+    return UndoOut(
+        corpus=corpus,
+        kind=undone.kind,
+        cluster=undone.target_key,
+        questions=undone.questions,
+    )

@@ -127,7 +127,10 @@ def show_quality(settings: Settings, summary: CorpusSummary, threshold: float) -
 SHORTCUTS = {PairVerdict.DUPLICATE: "d", PairVerdict.NOT_DUPLICATE: "n", PairVerdict.SKIPPED: "s"}
 
 
-def show_pair(settings: Settings, corpus_name: str, pair: CandidatePair, position: int) -> None:
+def show_pair(
+    settings: Settings, corpus_name: str, pair: CandidatePair, position: int, *,
+    key_prefix: str = "label", shortcuts: bool = True,
+) -> None:  # fmt: skip
     with st.container(border=True):
         st.markdown(f"**Pair {position}** · similarity {pair.similarity:.3f}")
         left, right = st.columns(2)
@@ -142,11 +145,11 @@ def show_pair(settings: Settings, corpus_name: str, pair: CandidatePair, positio
         ):
             column.button(
                 text,
-                key=f"label_{pair.first_id}_{pair.second_id}_{verdict.value}",
+                key=f"{key_prefix}_{pair.first_id}_{pair.second_id}_{verdict.value}",
                 on_click=_labelled,
                 args=(settings, corpus_name, pair, verdict),
                 type="primary" if verdict is PairVerdict.DUPLICATE else "secondary",
-                shortcut=SHORTCUTS[verdict] if position == 1 else None,
+                shortcut=SHORTCUTS[verdict] if shortcuts and position == 1 else None,
             )
 
 

@@ -5,19 +5,23 @@ from __future__ import annotations
 import colorsys
 import textwrap
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from app.cluster_actions import make_cluster, run_action, undo_button
 from app.csv_export import safe_csv
+from app.pages.labelling import LAST_LABEL, show_pair
 from app.ui_resources import (
     NO_CORPUS_MESSAGE,
     READ_ONLY_MESSAGE,
     analyst_input,
     analyst_name,
     corpus_summaries,
+    corpus_threshold,
     current_settings,
     forget_cluster_views,
     latest_run_of,
@@ -25,16 +29,21 @@ from app.ui_resources import (
     no_run_message,
     run_cluster_views,
     run_number_of,
+    searcher,
     select_corpus,
     service,
     sessions,
     show_error,
 )
 from app.ui_text import escape_markdown, plotly_text
+from db.changes import corpus_state
 from db.cluster_queries import ClusterView
 from db.errors import QclustError
+from db.labels import labelled_pairs
+from db.queries import CorpusSummary, get_corpus
 from db.settings import Settings
 from db.ui_queries import map_points, run_member_count
+from indexer.label_queue import selection_pairs
 
 OUTLIERS = -1
 DEFAULT_POINTS = 20_000
@@ -47,6 +56,8 @@ MAX_NAMES = 30  # cluster names drawn on the map: the largest ones
 HIGHLIGHTED = 50
 MAP_NOTICE = "map_notice"
 MOVE_TARGET = "map_move_target"
+NEW_NAME = "map_new_cluster_name"
+SELECTION_PAIRS = 5
 BY_CLUSTER, BY_OUTLIER, BY_CHANGE = "cluster", "outlier or not", "change since the last run"
 HOVER_WIDTH = 60
 SELECTED_SHOWN = 1_000
@@ -54,9 +65,10 @@ SELECTED_SHOWN = 1_000
 
 @st.cache_data(show_spinner="Loading the map...", max_entries=16)
 def _points(
-    database_url: str, run_id: int, limit: int, members: int, _settings: Settings
+    database_url: str, run_id: int, limit: int, revision: int, _settings: Settings
 ) -> pd.DataFrame:
-    # `members` is only part of the key: questions placed after the run change it.
+    # `revision` (the corpus's state revision) is only part of the key: questions placed after
+    # the run, and every edit (a move, a merge, a new cluster, an undo) change it.
     with sessions(_settings)() as session:
         points = map_points(session, run_id, limit=limit, seed=SAMPLE_SEED)
     frame = pd.DataFrame(
@@ -266,16 +278,20 @@ def _move_selection(settings: Settings, corpus: str, run_id: int, ids: list[int]
 
 def show_selection(
     settings: Settings,
-    corpus: str,
+    summary: CorpusSummary,
     run_id: int,
     points: pd.DataFrame,
     event: Any,
     labels: Mapping[int, str],
+    names: dict[int, str],
 ) -> None:
+    corpus = summary.name
     ids = selected_ids(event.get("selection", {}) if event else {})
     if not ids:
         st.caption("Select points (click, box or lasso) to list their questions here.")
+        undo_button(settings, corpus, run_id, names, key="map_undo", notice=MAP_NOTICE)
         return
+    shown = [i for i in ids if i in set(points["id"])]
     frame = selected_frame(points, ids, labels)
     st.subheader(f"{len(frame):,} selected")
     download_column, target_column, move_column = st.columns([2, 3, 1], vertical_alignment="bottom")
@@ -288,9 +304,19 @@ def show_selection(
         "Move the selection to", targets, key=MOVE_TARGET, format_func=lambda k: labels[k]
     )
     move_column.button(
-        "Move", key="map_move", on_click=_move_selection,
-        args=(settings, corpus, run_id, [i for i in ids if i in set(points["id"])]),
+        "Move", key="map_move", on_click=_move_selection, args=(settings, corpus, run_id, shown)
+    )
+    name_column, make_column, undo_column = st.columns([3, 2, 2], vertical_alignment="bottom")
+    name_column.text_input(
+        "Or make a new cluster of the selection, named", key=NEW_NAME,
+        placeholder="e.g. card delivery", max_chars=200,
     )  # fmt: skip
+    make_column.button(
+        "Make cluster", key="map_new_cluster", on_click=run_action,
+        args=(settings, corpus, run_id, partial(make_cluster, shown, NEW_NAME), MAP_NOTICE),
+    )  # fmt: skip
+    with undo_column:
+        undo_button(settings, corpus, run_id, names, key="map_undo", notice=MAP_NOTICE)
     st.dataframe(
         frame.head(SELECTED_SHOWN),
         hide_index=True,
@@ -301,6 +327,32 @@ def show_selection(
             "cluster": st.column_config.TextColumn("cluster", width="medium"),
         },
     )
+    show_selection_pairs(settings, summary, shown)
+
+
+def show_selection_pairs(settings: Settings, summary: CorpusSummary, ids: list[int]) -> None:
+    """Label pairs of the selected questions here: those nearest the threshold first."""
+    with st.expander("Label pairs in the selection", expanded=LAST_LABEL in st.session_state):
+        notice = st.session_state.pop(LAST_LABEL, None)
+        if notice is not None:
+            (st.success if notice[0] == "success" else st.error)(notice[1])
+        threshold = corpus_threshold(settings, summary)
+        with sessions(settings)() as session:
+            done = labelled_pairs(session, get_corpus(session, summary.name).id)
+        pairs = selection_pairs(
+            searcher(settings, summary.name), ids, done, threshold=threshold, limit=SELECTION_PAIRS
+        )
+        if not pairs:
+            st.caption("Every pair of the selection has a label.")
+            return
+        st.caption(
+            f"Pairs of the selection nearest the threshold {threshold:.2f} first; labels go "
+            "where the Labelling page's go."
+        )
+        for position, pair in enumerate(pairs, start=1):
+            show_pair(
+                settings, summary.name, pair, position, key_prefix="map_label", shortcuts=False
+            )
 
 
 def colour_choice(points: pd.DataFrame) -> str:
@@ -347,7 +399,9 @@ def render() -> None:
             (st.error if notice[0] == "error" else st.success)(notice[1])
         with sessions(settings)() as session:
             members = run_member_count(session, run.id)
-        points = _points(settings.resolved_database_url, run.id, int(limit), members, settings)
+            state = corpus_state(session, summary.name)
+        revision = state[1] if state else 0
+        points = _points(settings.resolved_database_url, run.id, int(limit), revision, settings)
         views = run_cluster_views(settings, run.id)
         labels = cluster_labels(views)
         colour_column, search_column = st.columns([1, 2])
@@ -375,7 +429,8 @@ def render() -> None:
             key="map",
             width="stretch",
         )
-        show_selection(settings, summary.name, run.id, points, event, labels)
+        names = {view.key: view.name for view in views}
+        show_selection(settings, summary, run.id, points, event, labels, names)
     except QclustError as exc:
         show_error(exc)
 

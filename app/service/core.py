@@ -18,12 +18,18 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from app.service.annotate import annotate
 from app.service.evaluation import Evaluation
-from app.service.results import Check, Match, SearchResult, ThresholdInfo
+from app.service.results import (
+    Check,
+    Match,
+    SearchResult,
+    ThresholdInfo,
+    UndoneEdit,
+)
 from app.service.searchers import CorpusState, SearcherCache
 from app.service.training import Training
 from db.calibrations import latest_calibration, threshold_source
 from db.cluster_queries import cluster_views, latest_run, rename_cluster
-from db.edits import mark_canonical, merge_clusters, move_question
+from db.edits import mark_canonical, merge_clusters, move_question, new_cluster, undo_last_edit
 from db.errors import QclustError
 from db.labels import label_counts, ordered, record_label, remove_last_label
 from db.models import Cluster, ClusterRun, Corpus, PairVerdict
@@ -357,6 +363,23 @@ class Service:
         with self.sessions.begin() as session:
             run = self._latest_run(session, corpus, seen_run)
             mark_canonical(session, run, question_id, by=by)
+
+    def new_cluster(
+        self, corpus: str, question_ids: Sequence[int], name: str, *, by: str,
+        seen_run: int | None = None,
+    ) -> int:  # fmt: skip
+        """Make a cluster of the chosen questions in the latest run; returns its key."""
+        with self.sessions.begin() as session:
+            run = self._latest_run(session, corpus, seen_run)
+            return new_cluster(session, run, question_ids, name=name, by=by)
+
+    def undo_last_edit(self, corpus: str, *, by: str, seen_run: int | None = None) -> UndoneEdit:
+        """Take back `by`'s latest change to the clusters (the corpus's latest, on this run)."""
+        with self.sessions.begin() as session:
+            run = self._latest_run(session, corpus, seen_run)
+            edit = undo_last_edit(session, run, by=by)
+            moved = len((edit.undo or {}).get("members", []))
+            return UndoneEdit(edit.kind.value, edit.target_key, moved)
 
     def label_pair(
         self, corpus: str, first_id: int, second_id: int, verdict: PairVerdict, *, by: str

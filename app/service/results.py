@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -58,3 +59,30 @@ class ThresholdInfo:
     possible_threshold: float
     source: ThresholdSource
     labelled_pairs: int  # analysts' labels: until there are some, precision is unknown
+
+
+EditKindName = Literal["merge", "move", "canonical", "new"]
+
+
+@dataclass(frozen=True)
+class UndoneEdit:
+    """A change to the clusters taken back: what it was and how many questions went back."""
+
+    kind: EditKindName
+    target_key: int | None
+    questions: int
+
+    def describe(self, names: Mapping[int, str] | None = None) -> str:
+        target = "" if self.target_key is None else str(self.target_key)
+        if names and self.target_key is not None and self.target_key in names:
+            target = f"“{names[self.target_key]}”"
+        back = f"{self.questions:,} question{'s' if self.questions != 1 else ''} back in place"
+        if self.kind == "merge":
+            return f"the merge into {target} ({back})"
+        if self.kind == "new":
+            return f"the new cluster {target} ({back})"
+        if self.kind == "move":
+            return "the move " + (
+                "out of every cluster" if self.target_key == -1 else f"to {target}"
+            )
+        return "the choice of canonical question"

@@ -223,3 +223,20 @@ def visit_map(page: Page, screenshot: Path) -> None:
     expect(page.get_by_text(re.compile(r"^\d[\d,]* selected$"))).to_be_visible(timeout=60_000)
     expect(page.get_by_role("button", name="Download the selection (CSV)")).to_be_visible()
     page.screenshot(path=screenshot.with_name("map-selected.png"), full_page=True)
+    # A pair of the selection labelled on the map itself.
+    page.get_by_text("Label pairs in the selection").click()
+    page.get_by_role("button", name="Duplicate", exact=True).first.click()
+    expect(page.get_by_text(re.compile(r"^Labelled a duplicate: "))).to_be_visible(timeout=60_000)
+    # The selection made into a cluster of its own, then taken back.
+    page.get_by_label("Or make a new cluster of the selection, named").fill("lasso picks")
+    page.get_by_role("button", name="Make cluster").click()
+    expect(
+        page.get_by_text(re.compile(r"^Made the cluster “lasso picks” of \d+ questions"))
+    ).to_be_visible(timeout=60_000)
+    expect(page.locator(".legend .traces").filter(has_text="lasso picks")).to_have_count(1)
+    page.screenshot(path=screenshot.with_name("map-new-cluster.png"), full_page=True)
+    page.get_by_role("button", name="Undo my last change").click()
+    expect(page.get_by_text(re.compile(r"^Undid the new cluster “lasso picks”"))).to_be_visible(
+        timeout=60_000
+    )
+    expect(page.locator(".legend .traces").filter(has_text="lasso picks")).to_have_count(0)

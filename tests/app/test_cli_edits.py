@@ -1,6 +1,6 @@
-"""`qclust cluster-rename`, `cluster-merge`, `move`, `canonical` on a private copy of the
-clustered demo corpus: each edit lands in the run, is recorded with its analyst, and says what
-it did naming clusters by key and name."""
+"""`qclust cluster-rename`, `cluster-merge`, `move`, `canonical`, `cluster-new`, `undo` on a
+private copy of the clustered demo corpus: each edit lands in the run, is recorded with its
+analyst, and says what it did naming clusters by key and name."""
 
 from __future__ import annotations
 
@@ -158,3 +158,34 @@ def test_an_edit_that_does_not_fit_is_one_line(
     assert result.exit_code == 1, result.output
     assert message in result.output
     assert edits(own_clustered_env) == []
+
+
+def test_a_new_cluster_of_chosen_questions_then_undone(
+    cli: CliRunner, own_clustered_env: UiCorpus
+) -> None:
+    before = clusters(cli)
+    (first, _), (second, _), *_ = before.items()
+    chosen = sorted(member_ids(cli, first))[:2] + sorted(member_ids(cli, second))[:1]
+    said = run_ok(
+        cli, "cluster-new", CLUSTERED, " Refund timing ", *map(str, chosen), "--by", "ana"
+    )
+    made = max(clusters(cli))
+    assert f"made cluster {made} 'Refund timing' of 3 questions" in said
+    assert made not in before
+    assert member_ids(cli, made) == set(chosen)
+    assert clusters(cli)[made]["name"] == "Refund timing"
+    assert clusters(cli)[first]["size"] == before[first]["size"] - 2
+
+    undone = run_ok(cli, "undo", CLUSTERED, "--by", "ana")
+    assert (
+        "undid the new cluster 'Refund timing'" not in undone
+    )  # names come quoted typographically
+    assert "undid the new cluster “Refund timing” (3 questions back in place)" in undone
+    assert clusters(cli) == before
+    assert edits(own_clustered_env) == []
+    nothing = cli.invoke(app, ["undo", CLUSTERED, "--by", "ana"])
+    assert nothing.exit_code == 1
+    assert "ana has no change to the clusters to undo" in nothing.output
+    short = cli.invoke(app, ["cluster-new", CLUSTERED, "x", str(chosen[0])])
+    assert short.exit_code == 1
+    assert "a new cluster needs at least 2 questions" in short.output

@@ -237,6 +237,19 @@ def test_merge_and_move_from_the_page_persist(own_clustered_env: UiCorpus) -> No
     assert f"“{text}” is moved out of every cluster." in [s.value for s in at.success]
     assert len(members_by_key(own_clustered_env)[target]) == len(after[target]) - 1
 
+    # Undo takes back the move, then the merge: the clusters are as the run left them.
+    at.button(key="undo_edit").click().run()
+    assert "Undid the move out of every cluster." in [s.value for s in at.success]
+    assert members_by_key(own_clustered_env) == after
+    at.button(key="undo_edit").click().run()
+    undone = f"Undid the merge into “{names[target]}” ({size} questions back in place)."
+    assert undone in [s.value for s in at.success]
+    assert members_by_key(own_clustered_env) == members
+    assert source in list(frames(at)["cluster_table"]["id"])
+    at.button(key="undo_edit").click().run()
+    assert not at.exception
+    assert any("has no change to the clusters to undo" in e.value for e in at.error)
+
 
 def test_outliers_that_plainly_belong_are_attached_in_bulk(own_clustered_env: UiCorpus) -> None:
     before = members_by_key(own_clustered_env)

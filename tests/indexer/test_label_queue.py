@@ -9,7 +9,7 @@ import pytest
 from db.settings import Settings
 from indexer.encoder import Encoder
 from indexer.ingest import ingest_file
-from indexer.label_queue import candidate_pairs
+from indexer.label_queue import candidate_pairs, selection_pairs
 from indexer.search import CorpusSearcher, open_searcher
 from tests.conftest import write_csv
 
@@ -55,3 +55,20 @@ def test_labelled_pairs_leave_the_queue(searcher: CorpusSearcher) -> None:
 
 def test_the_limit_caps_the_queue(searcher: CorpusSearcher) -> None:
     assert len(candidate_pairs(searcher, set(), threshold=0.8, limit=2)) == 2
+
+
+def test_selection_pairs_stay_within_the_chosen_questions(searcher: CorpusSearcher) -> None:
+    ids = searcher.vector_ids().tolist()
+    chosen = ids[:4]  # the password and subscription questions
+    pairs = selection_pairs(searcher, chosen, set(), threshold=0.6, limit=10)
+    assert len(pairs) == 6  # every pair of four, once
+    assert {i for pair in pairs for i in (pair.first_id, pair.second_id)} == set(chosen)
+    distances = [abs(pair.similarity - 0.6) for pair in pairs]
+    assert distances == sorted(distances)
+    assert all(pair.first_id < pair.second_id for pair in pairs)
+    done = {(pairs[0].first_id, pairs[0].second_id)}
+    rest = selection_pairs(searcher, chosen, done, threshold=0.6, limit=10)
+    assert len(rest) == 5
+    assert done.isdisjoint({(p.first_id, p.second_id) for p in rest})
+    assert selection_pairs(searcher, chosen[:1], set(), threshold=0.6) == []
+    assert len(selection_pairs(searcher, ids, set(), threshold=0.6, limit=3, most=3)) == 3

@@ -159,3 +159,39 @@ def test_mark_a_question_canonical(
     assert response.json() == {"corpus": CLUSTERED, "question_id": other, "by": "writer"}
     with edited.sessions() as session:
         assert session.get_one(DuplicateGroup, group_id).canonical_id == other
+
+
+def test_a_new_cluster_then_undone(
+    edit_client: TestClient, edit_tokens: Tokens, edited: Service
+) -> None:
+    first, second = cluster_keys(edited)[:2]
+    chosen = members(edited, first)[:2] + members(edited, second)[:1]
+    before = {key: members(edited, key) for key in cluster_keys(edited)}
+    write = bearer(edit_tokens.write)
+    url = f"/v1/corpora/{CLUSTERED}/clusters"
+    response = edit_client.post(url, json={"name": "Picked", "question_ids": chosen}, headers=write)
+    assert response.status_code == 201, response.text
+    made = response.json()["cluster"]
+    assert response.json() == {
+        "corpus": CLUSTERED,
+        "cluster": made,
+        "name": "Picked",
+        "questions": 3,
+    }
+    assert sorted(members(edited, made)) == sorted(chosen)
+    assert edited.search(CLUSTERED, "x", 1).hits  # still answers
+    unknown = edit_client.post(
+        url, json={"name": "x", "question_ids": [chosen[0], 987654]}, headers=write
+    )
+    assert unknown.status_code == 404
+    assert "1 of the chosen questions are not in clustering run" in unknown.json()["error"]
+    short = edit_client.post(url, json={"name": "x", "question_ids": [chosen[0]]}, headers=write)
+    assert short.status_code == 422
+
+    undo = f"/v1/corpora/{CLUSTERED}/edits/undo"
+    assert edit_client.post(undo, headers=bearer(edit_tokens.read)).status_code == 403
+    response = edit_client.post(undo, headers=write)
+    assert response.status_code == 200, response.text
+    assert response.json() == {"corpus": CLUSTERED, "kind": "new", "cluster": made, "questions": 3}
+    assert made not in cluster_keys(edited)
+    assert {key: members(edited, key) for key in cluster_keys(edited)} == before
