@@ -28,9 +28,7 @@ E = TypeVar("E", bound=Exception)
 RETRY_AFTER_S = "5"
 # Messages of `db.edits.EditError` and the service that name a cluster, question or pair the
 # corpus does not have: a 404, where other edit errors ("pick two different clusters") are 400.
-_NOT_FOUND = re.compile(
-    r"has no cluster\b|has no encoded questions|(is|are) not in clustering run"
-)
+_NOT_FOUND = re.compile(r"has no cluster\b|has no encoded questions|(is|are) not in clustering run")
 _CODES = {
     400: "bad_request",
     401: "unauthorized",

@@ -39,6 +39,8 @@ ATTACH_AT = "attach_at"
 PAGE_SIZE = 50
 MAX_GROUPS = 50
 TABLE = "cluster_table"
+TABLE_HEIGHT = 320
+ROW_HEIGHT = 35  # the data grid's row, header included
 
 TABLE_COLUMNS = {
     "id": st.column_config.NumberColumn("id", width="small", format="%d"),
@@ -185,7 +187,7 @@ def pick_cluster(frame: pd.DataFrame) -> int | None:
         shown,
         hide_index=True,
         width="stretch",
-        height=320,
+        height=min(TABLE_HEIGHT, ROW_HEIGHT * (len(shown) + 1) + 3),  # no empty rows below
         column_config=TABLE_COLUMNS,
         key=TABLE,
         on_select=partial(_row_selected, keys),

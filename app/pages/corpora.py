@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import pandas as pd
 import streamlit as st
@@ -46,14 +47,14 @@ CORPORA_COLUMNS = {
     "model": st.column_config.TextColumn("model"),
     "threshold": st.column_config.TextColumn("duplicate threshold"),
     "last ingest": st.column_config.DatetimeColumn("last ingest", format="YYYY-MM-DD HH:mm"),
-    "last clustering": st.column_config.DatetimeColumn(
-        "last clustering", format="YYYY-MM-DD HH:mm"
-    ),
-    "run": st.column_config.NumberColumn("run", format="%d"),
-    "clusters": st.column_config.NumberColumn("clusters"),
+    # Text, so that a corpus with no run shows words and blanks rather than "None".
+    "last clustering": st.column_config.TextColumn("last clustering"),
+    "run": st.column_config.TextColumn("run"),
+    "clusters": st.column_config.TextColumn("clusters"),
     # Percentages with one decimal, as everywhere else in qclust ("18.5%").
-    "outliers": st.column_config.NumberColumn("outliers", format="%.1f%%"),
+    "outliers": st.column_config.TextColumn("outliers"),
 }
+NOT_CLUSTERED = "not clustered yet"
 
 
 def corpora_frame(
@@ -74,14 +75,17 @@ def corpora_frame(
                 "model": summary.model or "",
                 "threshold": threshold(summary),
                 "last ingest": summary.last_ingest,
-                "last clustering": run.finished_at if run else None,
-                "run": run.number if run else None,
-                "clusters": run.cluster_count if run else None,
-                "outliers": round(run.noise_share * 100, 1) if run else None,
+                "last clustering": _when(run.finished_at) if run else NOT_CLUSTERED,
+                "run": f"{run.number:,}" if run else "",
+                "clusters": f"{run.cluster_count:,}" if run else "",
+                "outliers": f"{run.noise_share:.1%}" if run else "",
             }
         )
-    frame = pd.DataFrame(rows, columns=list(CORPORA_COLUMNS))
-    return frame.astype({"run": "Int64", "clusters": "Int64"})
+    return pd.DataFrame(rows, columns=list(CORPORA_COLUMNS))
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone().strftime("%Y-%m-%d %H:%M") if moment else ""
 
 
 def ingest_upload(

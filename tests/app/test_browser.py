@@ -151,9 +151,10 @@ def test_search_in_a_real_browser(chromium: str, server_url: str, tmp_path: Path
 
             visit_clusters(page, tmp_path / "clusters.png")
             visit_map(page, tmp_path / "map.png")
+            visit_other_pages(page, tmp_path)
         finally:
             browser.close()
-    for name in ("empty", "results", "clusters", "map"):
+    for name in ("empty", "results", "clusters", "map", "duplicates", "labelling", "corpora"):
         assert_screenshot(tmp_path / f"{name}.png")
     kept = os.environ.get("QCLUST_TEST_SCREENSHOTS")  # to look at them after a run
     if kept:
@@ -240,3 +241,19 @@ def visit_map(page: Page, screenshot: Path) -> None:
         timeout=60_000
     )
     expect(page.locator(".legend .traces").filter(has_text="lasso picks")).to_have_count(0)
+
+
+def visit_other_pages(page: Page, folder: Path) -> None:
+    """Duplicate check, Labelling and Corpora: each drawn at 1,400 px, with its main control."""
+    from playwright.sync_api import expect
+
+    page.get_by_role("link", name="Duplicate check").click()
+    expect(page.get_by_role("button", name="Check")).to_be_visible(timeout=60_000)
+    page.screenshot(path=folder / "duplicates.png", full_page=True)
+    page.get_by_role("link", name="Labelling").click()
+    expect(page.get_by_role("button", name="Undo my last label")).to_be_visible(timeout=60_000)
+    page.screenshot(path=folder / "labelling.png", full_page=True)
+    page.get_by_role("link", name="Corpora").click()
+    rows = page.locator("[data-testid='stDataFrame'] table [role='row']")
+    expect(rows.nth(1)).to_contain_text(CLUSTERED, timeout=60_000)  # hidden mirror: see above
+    page.screenshot(path=folder / "corpora.png", full_page=True)
