@@ -18,6 +18,7 @@ import numpy.typing as npt
 from sqlalchemy.orm import Session, sessionmaker
 
 from clustering.errors import NotEnoughQuestionsError
+from clustering.hierarchy import coarse_levels
 from clustering.kernels import kernels_on_disk
 from clustering.knn import KnnGraph, knn_graph
 from clustering.mapping import map_2d
@@ -25,9 +26,9 @@ from clustering.naming import ctfidf_keywords, name_from_keywords, representativ
 from clustering.near_duplicates import NearDuplicateGrouper
 from clustering.params import ClusterParams
 from clustering.placement import nearest_labelled
-from clustering.store_results import RunResult, mark_failed, start_run, write_run
-from clustering.tracking import track_clusters
-from db.cluster_queries import latest_run, next_cluster_key, run_memberships
+from clustering.store_results import LevelResult, RunResult, mark_failed, start_run, write_run
+from clustering.tracking import Tracking, track_clusters
+from db.cluster_queries import latest_run, level_memberships, next_cluster_key
 from db.errors import QclustError
 from db.faults import fault_point
 from db.models import ClusterRun
@@ -134,7 +135,7 @@ def _compute(
     with sessions() as session:
         texts_by_id = question_texts(session, data.ids.tolist())
         previous = latest_run(session, data.corpus_id)
-        previous_members = run_memberships(session, previous.id) if previous else {}
+        previous_levels = level_memberships(session, previous.id) if previous else [{}]
         first_new_key = next_cluster_key(session, data.corpus_id)
     texts = [texts_by_id[int(i)] for i in data.ids]
     keywords = ctfidf_keywords(texts, labels)
@@ -156,7 +157,10 @@ def _compute(
     progress("map", 1, 1)
 
     current = {label: {int(data.ids[row]) for row in rows} for label, rows in central.items()}
-    tracking = track_clusters(current, previous_members, first_new_key)
+    tracking = track_clusters(current, previous_levels[0], first_new_key)
+    levels = _coarse_levels(
+        data, texts, labels, strengths, tracking, previous_levels, first_new_key
+    )
     return RunResult(
         ids=data.ids,
         labels=labels,
@@ -170,7 +174,41 @@ def _compute(
         names={label: name_from_keywords(words) for label, words in keywords.items()},
         representatives={label: rows[0] for label, rows in central.items()},
         tracking=tracking,
+        levels=levels,
     )
+
+
+def _coarse_levels(
+    data: CorpusVectors,
+    texts: list[str],
+    labels: npt.NDArray[np.int64],
+    strengths: npt.NDArray[np.float32],
+    tracking: Tracking,
+    previous_levels: list[dict[int, set[int]]],
+    first_new_key: int,
+) -> list[LevelResult]:
+    """Coarse topics above the topics, each level named and tracked across runs like them.
+    Keys are one sequence across levels: each level's new keys come after the level below's."""
+    results: list[LevelResult] = []
+    issued = max([first_new_key - 1, *(c.key for c in tracking.clusters.values())]) + 1
+    for number, level in enumerate(coarse_levels(data.vectors, labels), start=1):
+        central = representatives(data.vectors, level.labels, strengths)
+        keywords = ctfidf_keywords(texts, level.labels)
+        current = {label: {int(data.ids[r]) for r in rows} for label, rows in central.items()}
+        previous = previous_levels[number] if number < len(previous_levels) else {}
+        level_tracking = track_clusters(current, previous, issued)
+        issued = max([issued - 1, *(c.key for c in level_tracking.clusters.values())]) + 1
+        results.append(
+            LevelResult(
+                parents=level.parents,
+                labels=level.labels,
+                keywords=keywords,
+                names={label: name_from_keywords(words) for label, words in keywords.items()},
+                representatives={label: rows[0] for label, rows in central.items()},
+                tracking=level_tracking,
+            )
+        )
+    return results
 
 
 def _attach_near_duplicates(

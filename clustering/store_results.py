@@ -6,7 +6,8 @@ transaction, so no one ever sees a run without them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -48,6 +49,19 @@ class RunResult:
     names: dict[int, str]
     representatives: dict[int, int]  # label -> row
     tracking: Tracking
+    levels: list[LevelResult] = field(default_factory=list)  # coarse topics, finest first
+
+
+@dataclass(frozen=True)
+class LevelResult:
+    """One level of coarse topics: each cluster of the level below goes into one of them."""
+
+    parents: dict[int, int]  # label in the level below -> label here
+    labels: npt.NDArray[np.int64]  # per row: label here (-1: outlier)
+    keywords: dict[int, list[str]]
+    names: dict[int, str]
+    representatives: dict[int, int]  # label -> row
+    tracking: Tracking
 
 
 def start_run(
@@ -78,9 +92,11 @@ def write_run(
     seconds: float,
 ) -> None:
     with sessions.begin() as session:
-        keys = _fresh_keys(session, corpus_id, result.tracking)
-        _write_identities(session, run_id, corpus_id, keys)
-        _write_clusters(session, run_id, result, keys)
+        keys, *level_keys = _fresh_keys(
+            session, corpus_id, [result.tracking, *(level.tracking for level in result.levels)]
+        )
+        _write_identities(session, run_id, corpus_id, [keys, *level_keys])
+        _write_clusters(session, run_id, result, keys, level_keys)
         group_ids = _write_groups(session, run_id, result)
         _write_members(session, run_id, result, keys, group_ids)
         run = session.get_one(ClusterRun, run_id)
@@ -98,51 +114,75 @@ def write_run(
         fault_point("cluster:writing")  # inside the transaction: a kill here writes nothing
 
 
-def _fresh_keys(session: Session, corpus_id: int, tracking: Tracking) -> dict[int, int]:
-    """Label -> key, with the keys issued for new clusters moved past any an analyst took
-    while this run was working (a cluster made by hand gets the next key too)."""
+def _fresh_keys(
+    session: Session, corpus_id: int, trackings: Sequence[Tracking]
+) -> list[dict[int, int]]:
+    """Label -> key for each level, with the keys issued for new clusters moved past any an
+    analyst took while this run was working (a cluster made by hand gets the next key too)."""
     taken = set(
         session.scalars(select(ClusterIdentity.key).where(ClusterIdentity.corpus_id == corpus_id))
     )
-    keys = {label: tracked.key for label, tracked in tracking.clusters.items()}
-    next_key = max([*taken, *keys.values(), -1]) + 1
-    for label, tracked in sorted(tracking.clusters.items()):
-        issued = tracked.change == "new" or (
-            tracked.change == "split" and tracked.key not in tracked.sources
-        )
-        if issued and tracked.key in taken:
-            keys[label], next_key = next_key, next_key + 1
-    return keys
+    levels = [{label: c.key for label, c in t.clusters.items()} for t in trackings]
+    next_key = max([*taken, *(key for keys in levels for key in keys.values()), -1]) + 1
+    for tracking, keys in zip(trackings, levels, strict=True):
+        for label, tracked in sorted(tracking.clusters.items()):
+            issued = tracked.change == "new" or (
+                tracked.change == "split" and tracked.key not in tracked.sources
+            )
+            if issued and tracked.key in taken:
+                keys[label], next_key = next_key, next_key + 1
+    return levels
 
 
-def _write_identities(session: Session, run_id: int, corpus_id: int, keys: dict[int, int]) -> None:
+def _write_identities(
+    session: Session, run_id: int, corpus_id: int, levels: Sequence[dict[int, int]]
+) -> None:
     existing = set(
         session.scalars(select(ClusterIdentity.key).where(ClusterIdentity.corpus_id == corpus_id))
     )
     new = [
         {"corpus_id": corpus_id, "key": key, "created_run_id": run_id}
-        for key in sorted(set(keys.values()))
+        for key in sorted({key for keys in levels for key in keys.values()})
         if key not in existing
     ]
     if new:
         session.execute(insert(ClusterIdentity), new)
 
 
-def _write_clusters(session: Session, run_id: int, result: RunResult, keys: dict[int, int]) -> None:
-    sizes = np.bincount(result.labels[result.labels >= 0], minlength=len(keys))
-    rows = [
-        {
-            "run_id": run_id,
-            "key": key,
-            "size": int(sizes[label]),
-            "auto_name": result.names.get(label, "(unnamed)"),
-            "keywords": result.keywords.get(label, []),
-            "representative_id": int(result.ids[result.representatives[label]]),
-            "change": result.tracking.clusters[label].change,
-            "sources": result.tracking.clusters[label].sources or None,
-        }
-        for label, key in keys.items()
-    ]
+def _write_clusters(
+    session: Session,
+    run_id: int,
+    result: RunResult,
+    keys: dict[int, int],
+    level_keys: Sequence[dict[int, int]],
+) -> None:
+    """The topics (level 0) and the coarse topics above them, each with its parent's key."""
+    found = [
+        (result.labels, result.names, result.keywords, result.representatives,
+         result.tracking, keys),
+        *((level.labels, level.names, level.keywords, level.representatives, level.tracking,
+           level_keys[number]) for number, level in enumerate(result.levels)),
+    ]  # fmt: skip
+    rows = []
+    for level, (labels, names, keywords, central, tracking, own) in enumerate(found):
+        sizes = np.bincount(labels[labels >= 0], minlength=len(own))
+        above = result.levels[level].parents if level < len(result.levels) else {}
+        parent_keys = level_keys[level] if level < len(result.levels) else {}
+        rows += [
+            {
+                "run_id": run_id,
+                "key": key,
+                "level": level,
+                "parent_key": parent_keys[above[label]] if label in above else None,
+                "size": int(sizes[label]),
+                "auto_name": names.get(label, "(unnamed)"),
+                "keywords": keywords.get(label, []),
+                "representative_id": int(result.ids[central[label]]),
+                "change": tracking.clusters[label].change,
+                "sources": tracking.clusters[label].sources or None,
+            }
+            for label, key in own.items()
+        ]
     if rows:
         session.execute(insert(Cluster), rows)
 

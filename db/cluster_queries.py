@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from db.changes import note_change
@@ -64,6 +64,29 @@ def run_memberships(session: Session, run_id: int) -> dict[int, set[int]]:
     return members
 
 
+def level_memberships(session: Session, run_id: int) -> list[dict[int, set[int]]]:
+    """Per level (0: the topics, then coarser): cluster key -> question ids, fitted members
+    only. A coarse topic holds the members of its children."""
+    levels = [run_memberships(session, run_id)]
+    rows = session.execute(
+        select(Cluster.level, Cluster.key, Cluster.parent_key).where(Cluster.run_id == run_id)
+    ).all()
+    parents: dict[int, dict[int, int]] = {}
+    for level, key, parent in rows:
+        if parent is not None:
+            parents.setdefault(level, {})[key] = parent
+    level = 0
+    while level in parents:
+        above: dict[int, set[int]] = {}
+        for key, members in levels[level].items():
+            parent = parents[level].get(key)
+            if parent is not None:
+                above.setdefault(parent, set()).update(members)
+        levels.append(above)
+        level += 1
+    return levels
+
+
 @dataclass(frozen=True)
 class ClusterView:
     key: int
@@ -74,10 +97,13 @@ class ClusterView:
     representative: str | None
     change: str
     sources: list[int]
+    level: int = 0
+    parent_key: int | None = None
 
 
-def cluster_views(session: Session, run: ClusterRun) -> list[ClusterView]:
-    """Clusters of `run`, largest first, named as analysts named them (else automatically)."""
+def cluster_views(session: Session, run: ClusterRun, *, level: int = 0) -> list[ClusterView]:
+    """Clusters of `run` at `level` (0: the topics questions belong to; 1, 2, ...: coarser),
+    largest first, named as analysts named them (else automatically)."""
     names: dict[int, str | None] = {
         key: name
         for key, name in session.execute(
@@ -97,7 +123,9 @@ def cluster_views(session: Session, run: ClusterRun) -> list[ClusterView]:
     rows = session.execute(
         select(Cluster, Question.text)
         .outerjoin(Question, Cluster.representative_id == Question.id)
-        .where(Cluster.run_id == run.id)
+        # An emptied coarse topic stays (an undo may fill it again) but is not shown.
+        .where(Cluster.run_id == run.id, Cluster.level == level)
+        .where(or_(Cluster.level == 0, Cluster.size > 0))
     ).all()
     views = [
         ClusterView(
@@ -109,6 +137,8 @@ def cluster_views(session: Session, run: ClusterRun) -> list[ClusterView]:
             representative=text,
             change=cluster.change,
             sources=list(cluster.sources or []),
+            level=cluster.level,
+            parent_key=cluster.parent_key,
         )
         for cluster, text in rows
     ]

@@ -33,7 +33,10 @@ from db.queries import IN_CHUNK
 
 OUTLIER_KEY = -1
 MIN_NEW_CLUSTER = 2
-_CLUSTER_FIELDS = ("key", "size", "auto_name", "keywords", "representative_id", "change", "sources")
+_CLUSTER_FIELDS = (
+    "key", "size", "auto_name", "keywords", "representative_id", "change", "sources",
+    "level", "parent_key",
+)  # fmt: skip
 
 
 class EditError(QclustError):
@@ -256,6 +259,8 @@ def _apply_new(session: Session, run: ClusterRun, member_ids: Sequence[int], key
     if len(present) < MIN_NEW_CLUSTER:
         return False
     if _cluster(session, run.id, key) is None:
+        hits = _clusters_holding(session, run.id, present)
+        source = _cluster(session, run.id, max(hits, key=lambda k: (hits[k], -k))) if hits else None
         identity = session.scalar(
             select(ClusterIdentity).where(
                 ClusterIdentity.corpus_id == run.corpus_id, ClusterIdentity.key == key
@@ -266,6 +271,7 @@ def _apply_new(session: Session, run: ClusterRun, member_ids: Sequence[int], key
                 run_id=run.id, key=key, size=len(present),
                 auto_name=(identity.name if identity and identity.name else "made by an analyst"),
                 keywords=[], representative_id=present[0], change="new", sources=None,
+                level=0, parent_key=source.parent_key if source else None,
             )
         )  # fmt: skip
         session.flush()
@@ -362,7 +368,7 @@ def _member_state(session: Session, run_id: int, question_ids: Sequence[int]) ->
 
 
 def _cluster_rows(session: Session, run_id: int) -> list[dict[str, Any]]:
-    clusters = session.scalars(select(Cluster).where(Cluster.run_id == run_id))
+    clusters = session.scalars(select(Cluster).where(Cluster.run_id == run_id, Cluster.level == 0))
     return [{name: getattr(cluster, name) for name in _CLUSTER_FIELDS} for cluster in clusters]
 
 
@@ -391,19 +397,36 @@ def _apply_canonical(session: Session, run_id: int, question_id: int) -> bool:
 
 
 def refresh_counts(session: Session, run_id: int) -> None:
-    """Cluster sizes, emptied clusters, the run's cluster count and noise share, after edits."""
+    """Cluster sizes, emptied topics, the run's cluster count and noise share, after edits; a
+    coarse topic's size is its children's (kept at 0 when emptied, so an undo finds it)."""
     session.flush()
     sizes = _sizes(session, run_id)
-    for cluster in session.scalars(select(Cluster).where(Cluster.run_id == run_id)):
-        if sizes.get(cluster.key, 0) == 0:
-            session.delete(cluster)
-        else:
-            cluster.size = sizes[cluster.key]
+    held = _held(session, run_id)
+    clusters = list(session.scalars(select(Cluster).where(Cluster.run_id == run_id)))
+    for cluster in [c for c in clusters if c.level == 0 and c.key not in held]:
+        session.delete(cluster)
+        clusters.remove(cluster)
+    for level in sorted({c.level for c in clusters}):
+        totals = Counter[int]()
+        for child in (c for c in clusters if c.level == level - 1):
+            if child.parent_key is not None:
+                totals[child.parent_key] += child.size
+        for cluster in (c for c in clusters if c.level == level):
+            cluster.size = sizes.get(cluster.key, 0) if level == 0 else totals[cluster.key]
     session.flush()
     run = session.get_one(ClusterRun, run_id)
     total = sum(sizes.values())
     run.cluster_count = len([key for key in sizes if key != OUTLIER_KEY])
     run.noise_share = sizes.get(OUTLIER_KEY, 0) / total if total else 0.0
+
+
+def _held(session: Session, run_id: int) -> set[int]:
+    """Keys of the topics that hold any question, placed ones included."""
+    return set(
+        session.scalars(
+            select(ClusterMember.cluster_key).where(ClusterMember.run_id == run_id).distinct()
+        )
+    )
 
 
 def _sizes(session: Session, run_id: int) -> dict[int, int]:
@@ -426,7 +449,10 @@ def _member_ids(session: Session, run_id: int, key: int) -> list[int]:
 
 
 def _cluster(session: Session, run_id: int, key: int) -> Cluster | None:
-    return session.scalar(select(Cluster).where(Cluster.run_id == run_id, Cluster.key == key))
+    """A topic of the run (level 0: the clusters questions belong to and edits act on)."""
+    return session.scalar(
+        select(Cluster).where(Cluster.run_id == run_id, Cluster.key == key, Cluster.level == 0)
+    )
 
 
 def _require_cluster(session: Session, run_id: int, key: int) -> Cluster:

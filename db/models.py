@@ -232,6 +232,10 @@ class Cluster(Base):
     )
     change: Mapped[str] = mapped_column(String(10))  # new, kept, merged, split
     sources: Mapped[list[int] | None] = mapped_column(JsonDoc)  # previous keys it came from
+    # 0: the topics questions belong to; 1, 2, ...: coarser topics, each holding whole
+    # clusters of the level below (their `parent_key`). Keys are unique across levels.
+    level: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    parent_key: Mapped[int | None] = mapped_column(Integer)
 
 
 class DuplicateGroup(Base):

@@ -326,7 +326,9 @@ class Service:
         with self.sessions() as session:
             rows = session.execute(
                 select(Cluster.key, Cluster.representative_id).where(
-                    Cluster.run_id == state.run_id, Cluster.representative_id.is_not(None)
+                    Cluster.run_id == state.run_id,
+                    Cluster.level == 0,
+                    Cluster.representative_id.is_not(None),
                 )
             ).all()
         by_question = {int(question): int(cluster) for cluster, question in rows if question}

@@ -215,7 +215,7 @@ def test_keys_issued_during_a_run_move_past_a_cluster_made_by_hand_meanwhile(
              2: TrackedCluster(taken + 1, "split", [kept])},
             gone=[], merged_into={},
         )  # fmt: skip
-        keys = _fresh_keys(session, run.corpus_id, tracking)
+        (keys,) = _fresh_keys(session, run.corpus_id, [tracking])
         assert keys[0] == kept
         assert taken not in keys.values()
         assert len(set(keys.values())) == 3
