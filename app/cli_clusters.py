@@ -23,7 +23,16 @@ from app.cli_common import (
     out,
     plural,
 )
-from db.cluster_queries import cluster_members, cluster_views, latest_run, run_number
+from db.cluster_queries import (
+    ClusterView,
+    child_views,
+    cluster_members,
+    cluster_path,
+    cluster_views,
+    latest_run,
+    level_counts,
+    run_number,
+)
 from db.models import ClusterMember, ClusterRun, Corpus, QuestionVector
 from db.queries import get_corpus
 from db.session import open_database
@@ -109,6 +118,9 @@ def _latest(corpus: str) -> tuple[sessionmaker[Session], ClusterRun]:
 def clusters(
     corpus: CorpusOption,
     limit: Annotated[int, typer.Option(help="How many clusters to list.")] = 50,
+    level: Annotated[
+        int, typer.Option(min=0, help="0: the topics; 1, 2, ...: coarser topics holding them.")
+    ] = 0,
     as_json: JsonOption = False,
 ) -> None:
     """List the latest run's clusters: size, name, keywords, representative question."""
@@ -123,17 +135,34 @@ def clusters(
             f"placed {plural(placed.placed, 'new question')}, {placed.unassigned:,} unassigned"
         )
     with sessions() as session:
-        views = cluster_views(session, run)[:limit]
+        counts = level_counts(session, run)
+        if level >= len(counts):
+            fail(f"the latest run of corpus '{corpus}' has levels 0 to {len(counts) - 1}")
+        views = cluster_views(session, run, level=level)[:limit]
+        above = {v.key: v.name for v in cluster_views(session, run, level=level + 1)}
         number = run_number(session, run)
     if as_json:
-        emit_json({"run": run.id, "clusters": [asdict(v) for v in views]})
+        emit_json({"run": run.id, "level": level, "levels": counts,
+                   "clusters": [asdict(v) for v in views]})  # fmt: skip
         return
-    table = Table("id", "size", "change", "name", "keywords", "representative", box=None)
+    columns = ["id", "size", "change", "name", "keywords", "representative"]
+    table = Table(*columns, *(["within"] if above else []), box=None)
     for v in views:
         keywords = ", ".join(v.keywords[:5])
-        table.add_row(str(v.key), f"{v.size:,}", v.change, v.name, keywords, v.representative)
+        row = [str(v.key), f"{v.size:,}", v.change, v.name, keywords, v.representative or ""]
+        parent = above.get(v.parent_key, "") if v.parent_key is not None else ""
+        table.add_row(*row, *([parent] if above else []))
     out.print(table)
-    out.print(f"run {number}: {run.noise_share:.1%} outliers ('qclust outliers')", highlight=False)
+    out.print(
+        f"run {number}: {run.noise_share:.1%} outliers ('qclust outliers'); levels: "
+        + ", ".join(f"{n} {_level_name(n)} ({c:,})" for n, c in enumerate(counts))
+        + (" ('--level N')" if len(counts) > 1 else ""),
+        highlight=False,
+    )
+
+
+def _level_name(level: int) -> str:
+    return "topics" if level == 0 else "coarse topics" if level == 1 else "coarser topics"
 
 
 @app.command("cluster-show", context_settings=NEGATIVE_VALUES)
@@ -147,18 +176,26 @@ def cluster_show(
     sessions, run = _latest(corpus)
     with sessions() as session:
         members = cluster_members(session, run.id, key, limit=limit)
-        view = next((v for v in cluster_views(session, run) if v.key == key), None)
+        path = cluster_path(session, run, key)
+        view = path[-1] if path else None
         size = run_member_count(session, run.id, key)
+        if view is not None and view.level > 0:
+            children = child_views(session, run, key, view.level)
+            _show_coarse(view, path, children, as_json=as_json, run_id=run.id)
+            return
     if not members:
         fail(f"the latest run of corpus '{corpus}' has no cluster {key}")
     if as_json:
         emit_json(
             {"run": run.id, "cluster": key, "name": view.name if view else None, "size": size,
+             "path": [{"key": p.key, "name": p.name, "level": p.level} for p in path],
              "members": [asdict(m) for m in members]}
         )  # fmt: skip
         return
     name = view.name if view else "outliers"
     change = f", {view.change}" if view else ""
+    if len(path) > 1:
+        out.print("path: " + _path_text(path), highlight=False)
     out.print(
         f"cluster {key} · {name} · {plural(size, 'question')}{change}; showing "
         f"{len(members):,}, most central first (centrality: cosine to the cluster's mean "
@@ -171,6 +208,37 @@ def cluster_show(
             f"{member.centrality:.3f}  {member.question_id:>6}  {member.text}{flag}",
             highlight=False,
         )
+
+
+def _path_text(path: list[ClusterView]) -> str:
+    return " > ".join(f"{p.key} {p.name}" for p in path)
+
+
+def _show_coarse(
+    view: ClusterView, path: list[ClusterView], children: list[ClusterView], *, as_json: bool,
+    run_id: int,
+) -> None:  # fmt: skip
+    """A coarse topic: the topics it holds, largest first."""
+    if as_json:
+        emit_json(
+            {"run": run_id, "cluster": view.key, "name": view.name, "size": view.size,
+             "level": view.level,
+             "path": [{"key": p.key, "name": p.name, "level": p.level} for p in path],
+             "children": [asdict(child) for child in children]}
+        )  # fmt: skip
+        return
+    if len(path) > 1:
+        out.print("path: " + _path_text(path), highlight=False)
+    out.print(
+        f"cluster {view.key} · {view.name} · {plural(view.size, 'question')}, level "
+        f"{view.level} ({_level_name(view.level)}): holds {plural(len(children), 'cluster')} "
+        "('qclust cluster-show ID' on one of them lists its questions)",
+        highlight=False,
+    )
+    table = Table("id", "size", "name", "representative", box=None)
+    for child in children:
+        table.add_row(str(child.key), f"{child.size:,}", child.name, child.representative or "")
+    out.print(table)
 
 
 @app.command()

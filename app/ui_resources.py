@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.service import Service
 from app.ui_login import signed_in_user
 from app.ui_text import escape_markdown, markdown_code
-from db.cluster_queries import ClusterView, cluster_views, latest_run, run_number
+from db.cluster_queries import ClusterView, cluster_views, latest_run, level_counts, run_number
 from db.models import ClusterRun, TokenScope
 from db.queries import CorpusSummary, get_corpus, summarize_corpora
 from db.session import open_database
@@ -186,19 +186,49 @@ def show_error(error: Exception) -> None:
 
 
 @st.cache_data(show_spinner=False, ttl=_VIEWS_TTL_SECONDS, max_entries=32)
-def _cluster_views_of(database_url: str, run_id: int) -> list[ClusterView]:
+def _cluster_views_of(database_url: str, run_id: int, level: int = 0) -> list[ClusterView]:
     with _sessions_for(database_url)() as session:
-        return cluster_views(session, session.get_one(ClusterRun, run_id))
+        return cluster_views(session, session.get_one(ClusterRun, run_id), level=level)
 
 
-def run_cluster_views(settings: Settings, run_id: int) -> list[ClusterView]:
-    """The run's clusters, largest first, cached per run."""
-    return _cluster_views_of(settings.resolved_database_url, run_id)
+@st.cache_data(show_spinner=False, ttl=_VIEWS_TTL_SECONDS, max_entries=32)
+def _level_counts_of(database_url: str, run_id: int) -> list[int]:
+    with _sessions_for(database_url)() as session:
+        return level_counts(session, session.get_one(ClusterRun, run_id))
+
+
+def run_cluster_views(settings: Settings, run_id: int, level: int = 0) -> list[ClusterView]:
+    """The run's clusters at `level` (0: topics; 1, 2, ...: coarser), largest first, cached
+    per run."""
+    return _cluster_views_of(settings.resolved_database_url, run_id, level)
+
+
+def run_level_counts(settings: Settings, run_id: int) -> list[int]:
+    """How many clusters each level of the run has: [topics, coarse topics, ...]."""
+    return _level_counts_of(settings.resolved_database_url, run_id)
+
+
+LEVEL_NAMES = ("Topics", "Coarse topics", "Coarser topics")
+
+
+def level_name(level: int) -> str:
+    return LEVEL_NAMES[min(level, len(LEVEL_NAMES) - 1)]
+
+
+def ancestors_at(settings: Settings, run_id: int, level: int) -> dict[int, int]:
+    """Topic key -> key of the cluster holding it at `level` (itself at level 0)."""
+    mapping = {view.key: view.key for view in run_cluster_views(settings, run_id)}
+    for step in range(1, level + 1):
+        parents = run_cluster_views(settings, run_id, step - 1)
+        above = {view.key: view.parent_key for view in parents if view.parent_key is not None}
+        mapping = {topic: above[held] for topic, held in mapping.items() if held in above}
+    return mapping
 
 
 def forget_cluster_views() -> None:
-    """After a rename: the next run reads the names again."""
+    """After a rename or an edit: the next run reads the clusters again."""
     _cluster_views_of.clear()
+    _level_counts_of.clear()
 
 
 class StreamlitProgress:

@@ -1,4 +1,4 @@
-"""Coarse topics above the topics: the topics' mean directions grouped by average linkage.
+"""Coarse topics above the topics: the topics' mean directions grouped by Ward linkage.
 
 Each level above holds whole clusters of the level below, so every question has one path
 (coarse topic > topic > near-duplicate group) and a level is always the union of its children.
@@ -36,11 +36,13 @@ def mean_directions(vectors: Floats, labels: Labels) -> tuple[list[int], Floats]
 
 
 def group_directions(centres: Floats, count: int) -> Labels:
-    """`count` groups (at most) of the directions, by average linkage on cosine distance:
-    deterministic, and cheap for the few thousand topics a million questions make."""
+    """`count` groups (at most) of the unit directions, by Ward linkage (on unit vectors,
+    euclidean distance orders pairs as cosine does): deterministic, cheap for the few thousand
+    topics a million questions make, and balanced where average linkage made one catch-all
+    (the demo's 45 topics: 583 of 1,349 questions in one of 7 groups; Ward's largest: 295)."""
     from scipy.cluster.hierarchy import fcluster, linkage
 
-    tree = linkage(centres.astype(np.float64), method="average", metric="cosine")
+    tree = linkage(centres.astype(np.float64), method="ward", metric="euclidean")
     groups = fcluster(tree, t=count, criterion="maxclust")
     # Numbered 0, 1, ... in order of first appearance, so the numbering follows the input.
     _, first = np.unique(groups, return_index=True)

@@ -31,6 +31,9 @@ _BY_LANGUAGE = {
         моя мои моё мы на не нет но о об от по почему при с со так то у уже что это я""",
 }
 
+# Auxiliaries sklearn's English list lacks: "does" named a coarse topic "account / does / plan".
+_ENGLISH_EXTRA = "does did doing doesn don didn having"
+
 MULTILINGUAL_STOP_WORDS: frozenset[str] = frozenset(ENGLISH_STOP_WORDS).union(
-    *(words.split() for words in _BY_LANGUAGE.values())
+    _ENGLISH_EXTRA.split(), *(words.split() for words in _BY_LANGUAGE.values())
 )

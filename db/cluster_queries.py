@@ -145,6 +145,56 @@ def cluster_views(session: Session, run: ClusterRun, *, level: int = 0) -> list[
     return sorted(views, key=lambda view: (-view.size, view.key))
 
 
+def level_counts(session: Session, run: ClusterRun) -> list[int]:
+    """How many clusters each level of the run has shown: [topics, coarser, ...]."""
+    rows = session.execute(
+        select(Cluster.level, func.count())
+        .where(Cluster.run_id == run.id, or_(Cluster.level == 0, Cluster.size > 0))
+        .group_by(Cluster.level)
+        .order_by(Cluster.level)
+    ).all()
+    counts = dict((int(level), int(count)) for level, count in rows)
+    return [counts.get(level, 0) for level in range(max(counts, default=0) + 1)]
+
+
+def coarse_ancestry(
+    session: Session, run: ClusterRun
+) -> list[tuple[dict[int, int], dict[int, str]]]:
+    """Per level above the topics: topic key -> key of the cluster holding it there, and that
+    level's names."""
+    levels = len(level_counts(session, run))
+    views = [cluster_views(session, run, level=level) for level in range(levels)]
+    mapping = {view.key: view.key for view in views[0]} if views else {}
+    found: list[tuple[dict[int, int], dict[int, str]]] = []
+    for level in range(1, levels):
+        above = {v.key: v.parent_key for v in views[level - 1] if v.parent_key is not None}
+        mapping = {topic: above[held] for topic, held in mapping.items() if held in above}
+        found.append((mapping, {view.key: view.name for view in views[level]}))
+    return found
+
+
+def cluster_path(session: Session, run: ClusterRun, key: int) -> list[ClusterView]:
+    """The cluster and the coarse topics above it, coarsest first; empty for an unknown key."""
+    views = {
+        view.key: view
+        for level in range(len(level_counts(session, run)))
+        for view in cluster_views(session, run, level=level)
+    }
+    path: list[ClusterView] = []
+    current = views.get(key)
+    while current is not None and current not in path:
+        path.insert(0, current)
+        current = views.get(current.parent_key) if current.parent_key is not None else None
+    return path
+
+
+def child_views(session: Session, run: ClusterRun, key: int, level: int) -> list[ClusterView]:
+    """The clusters one level below cluster `key` (of `level`) that it holds, largest first."""
+    if level <= 0:
+        return []
+    return [view for view in cluster_views(session, run, level=level - 1) if view.parent_key == key]
+
+
 @dataclass(frozen=True)
 class MemberView:
     question_id: int

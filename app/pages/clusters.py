@@ -18,9 +18,11 @@ from app.ui_resources import (
     current_settings,
     forget_cluster_views,
     latest_run_of,
+    level_name,
     may_write,
     no_run_message,
     run_cluster_views,
+    run_level_counts,
     run_number_of,
     select_corpus,
     service,
@@ -39,6 +41,8 @@ ATTACH_AT = "attach_at"
 PAGE_SIZE = 50
 MAX_GROUPS = 50
 TABLE = "cluster_table"
+LEVEL = "cluster_level"
+OPEN_CHILD = "open_child"
 TABLE_HEIGHT = 320
 ROW_HEIGHT = 35  # the data grid's row, header included
 
@@ -203,6 +207,68 @@ def pick_cluster(frame: pd.DataFrame) -> int | None:
         st.session_state[SELECTED] = keys[0]
     key = st.selectbox("Cluster", keys, key=SELECTED, format_func=partial(option_label, shown))
     return int(key)
+
+
+def pick_level(counts: Sequence[int]) -> int:
+    """Topics, or the coarse topics that hold them: a level, not a clustering parameter."""
+    if len(counts) < 2:
+        return 0
+    st.segmented_control(
+        "Level", list(range(len(counts))), default=0, key=LEVEL,
+        format_func=lambda n: f"{level_name(n)} ({counts[n]:,})",
+        help="Coarse topics hold whole topics; topics hold questions and near-duplicate groups.",
+    )  # fmt: skip
+    return int(st.session_state.get(LEVEL) or 0)
+
+
+def show_breadcrumbs(settings: Settings, run: ClusterRun, key: int, level: int) -> None:
+    """Coarsest topic > ... > this cluster, each a level the page can show."""
+    if key == OUTLIERS:
+        return
+    trail: list[str] = []
+    view: ClusterView | None = next(
+        (v for v in run_cluster_views(settings, run.id, level) if v.key == key), None
+    )
+    while view is not None:
+        trail.insert(0, f"{view.key} · {escape_markdown(view.name)}")
+        parent, level = view.parent_key, level + 1
+        above = run_cluster_views(settings, run.id, level) if parent is not None else []
+        view = next((v for v in above if v.key == parent), None)
+    if len(trail) > 1:
+        st.caption(" › ".join(trail[:-1]) + f" › **{trail[-1]}**")
+
+
+def _open_child(level: int) -> None:
+    """Go one level down, to the chosen cluster (a callback: before the widgets are drawn)."""
+    st.session_state[LEVEL] = level - 1
+    st.session_state[SELECTED] = st.session_state[OPEN_CHILD]
+
+
+def show_coarse(
+    settings: Settings, corpus_name: str, run: ClusterRun, views: Sequence[ClusterView], key: int,
+    level: int,
+) -> None:  # fmt: skip
+    """A coarse topic: its name (renamed like any cluster) and the clusters it holds."""
+    view = next(view for view in views if view.key == key)
+    st.subheader(f"{key} · {escape_markdown(view.name)}")
+    st.caption(f"keywords: {escape_markdown(', '.join(view.keywords))} · {change_label(view)}")
+    show_rename(settings, corpus_name, view, run.id)
+    children = [v for v in run_cluster_views(settings, run.id, level - 1) if v.parent_key == key]
+    st.dataframe(
+        cluster_frame(children, 0), hide_index=True, width="stretch", key="coarse_children",
+        column_config=TABLE_COLUMNS,
+    )  # fmt: skip
+    if not children:
+        return
+    labels = {
+        child.key: f"{child.key} · {child.name} · {child.size:,} questions" for child in children
+    }
+    left, right = st.columns([5, 1], vertical_alignment="bottom")
+    left.selectbox(
+        f"Open one of its {level_name(level - 1).lower()}", list(labels), key=OPEN_CHILD,
+        format_func=labels.__getitem__,
+    )  # fmt: skip
+    right.button("Open", key="open_child_button", on_click=_open_child, args=(level,))
 
 
 def _linked_cluster() -> int | None:
@@ -411,12 +477,18 @@ def render() -> None:
             f"{run.noise_share:.1%} outliers · {run.group_count:,} near-duplicate groups"
         )
         show_exports(settings, summary.name)
-        views = run_cluster_views(settings, run.id)
+        level = pick_level(run_level_counts(settings, run.id))
+        views = run_cluster_views(settings, run.id, level)
         with sessions(settings)() as session:
-            outliers = run_member_count(session, run.id, OUTLIERS)
+            outliers = run_member_count(session, run.id, OUTLIERS) if level == 0 else 0
         key = pick_cluster(cluster_frame(views, outliers))
-        if key is not None:
+        if key is None:
+            return
+        show_breadcrumbs(settings, run, key, level)
+        if level == 0:
             show_cluster(settings, summary.name, run, views, key)
+        else:
+            show_coarse(settings, summary.name, run, views, key, level)
     except QclustError as exc:
         show_error(exc)
 

@@ -20,14 +20,17 @@ from app.ui_resources import (
     READ_ONLY_MESSAGE,
     analyst_input,
     analyst_name,
+    ancestors_at,
     corpus_summaries,
     corpus_threshold,
     current_settings,
     forget_cluster_views,
     latest_run_of,
+    level_name,
     may_write,
     no_run_message,
     run_cluster_views,
+    run_level_counts,
     run_number_of,
     searcher,
     select_corpus,
@@ -132,6 +135,7 @@ def map_figure(
     names: Mapping[int, str] | None = None,
     groups: pd.Series | None = None,
     highlighted: Sequence[int] = (),
+    name_keys: pd.Series | None = None,
 ) -> go.Figure:
     """One trace per cluster (or per group of the chosen colouring), largest first; outliers
     first, in grey, underneath; the largest clusters' names written where they lie; search
@@ -150,7 +154,7 @@ def map_figure(
         yaxis={"visible": False, "scaleanchor": "x"},
         dragmode="lasso",
         plot_bgcolor="white",
-        annotations=_name_annotations(points, names or {}),
+        annotations=_name_annotations(points, names or {}, name_keys),
     )  # fmt: skip
     return figure
 
@@ -179,13 +183,18 @@ def _group_traces(points: pd.DataFrame, groups: pd.Series) -> list[go.Scattergl]
     return traces
 
 
-def _name_annotations(points: pd.DataFrame, names: Mapping[int, str]) -> list[dict[str, Any]]:
-    """The largest clusters' names at the middle of their points."""
-    clustered = points[points["cluster"] != OUTLIERS]
-    sizes = clustered["cluster"].value_counts().head(MAX_NAMES)
+def _name_annotations(
+    points: pd.DataFrame, names: Mapping[int, str], name_keys: pd.Series | None = None
+) -> list[dict[str, Any]]:
+    """The largest clusters' names at the middle of their points; `name_keys` (a coarse
+    topic's key per point) names the coarse topics instead."""
+    keys = points["cluster"] if name_keys is None else name_keys
+    clustered = points[keys != OUTLIERS]
+    held = keys[keys != OUTLIERS]
+    sizes = held.value_counts().head(MAX_NAMES)
     annotations = []
     for key in sizes.index:
-        rows = clustered[clustered["cluster"] == key]
+        rows = clustered[held == key]
         if len(rows) < 3 or int(key) not in names:
             continue
         annotations.append(
@@ -355,12 +364,54 @@ def show_selection_pairs(settings: Settings, summary: CorpusSummary, ids: list[i
             )
 
 
-def colour_choice(points: pd.DataFrame) -> str:
+def colour_choice(points: pd.DataFrame, levels: int = 1) -> str:
     columns = [str(column) for column in points.columns]
     own = [column.removeprefix(META_PREFIX) for column in columns if column.startswith(META_PREFIX)]
+    coarse = [level_name(level).lower() for level in range(1, levels)]
     return str(
-        st.selectbox("Colour by", [BY_CLUSTER, BY_OUTLIER, BY_CHANGE, *own], key="map_colour")
+        st.selectbox(
+            "Colour by", [BY_CLUSTER, *coarse, BY_OUTLIER, BY_CHANGE, *own], key="map_colour"
+        )
     )
+
+
+def coarse_groups(
+    points: pd.DataFrame, ancestors: Mapping[int, int], names: Mapping[int, str]
+) -> pd.Series:
+    """The legend entry of each point coloured by the coarse topic holding its topic."""
+    return points["cluster"].map(
+        lambda key: (
+            f"{ancestors[key]} · {names.get(ancestors[key], '?')}"
+            if key in ancestors
+            else "outlier"
+        )
+    )
+
+
+def groups_for(
+    settings: Settings, run_id: int, points: pd.DataFrame, by: str, views: Sequence[ClusterView]
+) -> pd.Series:
+    for level in range(1, len(run_level_counts(settings, run_id))):
+        if by == level_name(level).lower():
+            names = {view.key: view.name for view in run_cluster_views(settings, run_id, level)}
+            return coarse_groups(points, ancestors_at(settings, run_id, level), names)
+    return colour_groups(points, by, views)
+
+
+def coarse_naming(
+    settings: Settings, run_id: int, points: pd.DataFrame, by: str
+) -> tuple[dict[int, str], pd.Series] | None:
+    """Names and per-point keys of the coarse level the map is coloured by, if it is one."""
+    for level in range(1, len(run_level_counts(settings, run_id))):
+        if by == level_name(level).lower():
+            ancestors = ancestors_at(settings, run_id, level)
+            names = {view.key: view.name for view in run_cluster_views(settings, run_id, level)}
+            keys = pd.Series(
+                [ancestors.get(int(key), OUTLIERS) for key in points["cluster"]],
+                index=points.index,
+            )
+            return names, keys
+    return None
 
 
 def highlighted_ids(settings: Settings, corpus: str) -> list[int]:
@@ -404,9 +455,10 @@ def render() -> None:
         points = _points(settings.resolved_database_url, run.id, int(limit), revision, settings)
         views = run_cluster_views(settings, run.id)
         labels = cluster_labels(views)
+        levels = len(run_level_counts(settings, run.id))
         colour_column, search_column = st.columns([1, 2])
         with colour_column:
-            by = colour_choice(points)
+            by = colour_choice(points, levels)
         with search_column:
             highlighted = highlighted_ids(settings, summary.name)
         shown_hits = int(points["id"].isin(set(highlighted)).sum())
@@ -416,12 +468,16 @@ def render() -> None:
             "grey: outliers · drag to select"
             + (f" · {shown_hits} of {len(highlighted)} search hits shown" if highlighted else "")
         )
+        coarse = coarse_naming(settings, run.id, points, by)
         event = st.plotly_chart(
             map_figure(
                 points,
                 labels,
-                names={view.key: view.name for view in views},
-                groups=None if by == BY_CLUSTER else colour_groups(points, by, views),
+                names=coarse[0] if coarse else {view.key: view.name for view in views},
+                name_keys=coarse[1] if coarse else None,
+                groups=None
+                if by == BY_CLUSTER
+                else groups_for(settings, run.id, points, by, views),
                 highlighted=highlighted,
             ),  # fmt: skip
             on_select="rerun",

@@ -28,7 +28,7 @@ from app.service.results import (
 from app.service.searchers import CorpusState, SearcherCache
 from app.service.training import Training
 from db.calibrations import latest_calibration, threshold_source
-from db.cluster_queries import cluster_views, latest_run, rename_cluster
+from db.cluster_queries import cluster_views, coarse_ancestry, latest_run, rename_cluster
 from db.edits import mark_canonical, merge_clusters, move_question, new_cluster, undo_last_edit
 from db.errors import QclustError
 from db.labels import label_counts, ordered, record_label, remove_last_label
@@ -315,7 +315,8 @@ class Service:
             row = get_corpus(session, corpus)
             run = latest_run(session, row.id)
             names = {view.key: view.name for view in cluster_views(session, run)} if run else {}
-            return export_frame(session, row.id, run.id if run else None, names)
+            coarse = coarse_ancestry(session, run) if run else []
+            return export_frame(session, row.id, run.id if run else None, names, coarse)
 
     def nearest_clusters(self, corpus: str, key: int) -> list[tuple[int, float]]:
         """The latest run's other clusters, most similar first (cosine of their most central

@@ -2,12 +2,13 @@
 
 Columns: the question's id, external id and text, the file's own columns (as stored at
 ingest), then cluster, cluster name, outlier, placed, near-duplicate group and canonical
-question. Read in chunks of questions so that a million rows never sit in the database driver
-twice over.
+question, then the coarse topics holding the cluster (`level_1_cluster`, `level_1_name`, ...).
+Read in chunks of questions so that a million rows never sit in the database driver twice over.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
@@ -23,12 +24,18 @@ RUN_COLUMNS = [
     "cluster", "cluster_name", "outlier", "placed", "duplicate_group", "canonical_id",
     "canonical_question",
 ]  # fmt: skip
+LEVEL_PARTS = ("cluster", "name")
 CHUNK = 50_000
 
 
 def export_frame(
-    session: Session, corpus_id: int, run_id: int | None, names: dict[int, str]
+    session: Session,
+    corpus_id: int,
+    run_id: int | None,
+    names: dict[int, str],
+    coarse: Sequence[tuple[Mapping[int, int], Mapping[int, str]]] = (),
 ) -> pd.DataFrame:
+    """`coarse`: per level above the topics, topic key -> key at that level, and its names."""
     import pandas as pd
 
     canonical = aliased(Question)
@@ -67,11 +74,25 @@ def export_frame(
                     "outlier": None if key is None else key < 0,
                     "placed": placed, "duplicate_group": group, "canonical_id": canonical_id,
                     "canonical_question": canonical_text,
+                    **_levels(key, coarse),
                 }
             )  # fmt: skip
-    own_columns = [c for c in meta_columns if c not in FIXED_COLUMNS + RUN_COLUMNS]
-    frame = pd.DataFrame(rows, columns=FIXED_COLUMNS + own_columns + RUN_COLUMNS)
+    level_columns = [f"level_{n}_{part}" for n in range(1, len(coarse) + 1) for part in LEVEL_PARTS]
+    own_columns = [c for c in meta_columns if c not in FIXED_COLUMNS + RUN_COLUMNS + level_columns]
+    frame = pd.DataFrame(rows, columns=FIXED_COLUMNS + own_columns + RUN_COLUMNS + level_columns)
     return frame.astype(
         {"cluster": "Int64", "duplicate_group": "Int64", "canonical_id": "Int64",
-         "outlier": "boolean", "placed": "boolean"}
+         "outlier": "boolean", "placed": "boolean",
+         **{f"level_{n}_cluster": "Int64" for n in range(1, len(coarse) + 1)}}
     )  # fmt: skip
+
+
+def _levels(
+    key: int | None, coarse: Sequence[tuple[Mapping[int, int], Mapping[int, str]]]
+) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for number, (ancestors, names) in enumerate(coarse, start=1):
+        held = ancestors.get(key) if key is not None else None
+        found[f"level_{number}_cluster"] = held
+        found[f"level_{number}_name"] = names.get(held) if held is not None else None
+    return found

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from app.pages.clusters import filter_clusters
-from db.cluster_queries import latest_run
+from db.cluster_queries import cluster_views, latest_run, level_counts
 from db.models import ClusterIdentity, ClusterMember, Question
 from db.queries import get_corpus
 from db.session import open_database
@@ -268,3 +268,38 @@ def test_outliers_that_plainly_belong_are_attached_in_bulk(own_clustered_env: Ui
     assert sum(size for key, size in sizes.items() if key != -1) == sum(
         len(texts) for key, texts in after.items() if key != -1
     )  # the table's sizes count the attached questions
+
+
+def test_levels_from_coarse_topic_down_to_its_topics(clustered_env: UiCorpus) -> None:
+    at = clusters_page()
+    with open_database(clustered_env.database_url)() as session:
+        run = latest_run(session, get_corpus(session, clustered_env.name).id)
+        assert run is not None
+        counts = level_counts(session, run)
+        coarse = cluster_views(session, run, level=1)
+        topics = cluster_views(session, run)
+    assert len(counts) >= 2, "the clustered demo sample has coarse topics"
+    level = at.get("button_group")[0]
+    assert list(level.options)[:2] == [
+        f"Topics ({counts[0]})", f"Coarse topics ({counts[1]})",
+    ]  # fmt: skip
+    # At the topics level, a breadcrumb names the coarse topic above the chosen topic.
+    topic = next(t for t in topics if t.key == int(at.selectbox(key="cluster_key").value))
+    parent = next(c for c in coarse if c.key == topic.parent_key)
+    assert any(f"{parent.key} · {parent.name} › **{topic.key}" in c.value for c in at.caption)
+
+    level.set_value(1).run()
+    assert not at.exception
+    table, children = (frame.value for frame in at.dataframe)  # the level, then the children
+    assert list(table["id"]) == [c.key for c in coarse]  # no outliers row at a coarse level
+    chosen = int(at.selectbox(key="cluster_key").value)
+    expected = [t.key for t in topics if t.parent_key == chosen]
+    assert list(children["id"]) == expected
+    assert sum(children["size"]) == table[table["id"] == chosen].iloc[0]["size"]
+
+    at.selectbox(key="open_child").set_value(expected[-1]).run()
+    at.button(key="open_child_button").click().run()
+    assert not at.exception
+    assert at.get("button_group")[0].value == 0
+    assert int(at.selectbox(key="cluster_key").value) == expected[-1]
+    assert "cluster_members" in frames(at)  # the topic's questions, as at the topics level

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from streamlit.testing.v1 import AppTest
 
 from app.pages.map import distinct_colours, selected_frame, selected_ids
-from db.cluster_queries import latest_run
+from db.cluster_queries import cluster_views, latest_run
 from db.models import ClusterMember
 from db.queries import get_corpus
 from db.session import open_database
@@ -194,7 +194,8 @@ def test_colours_stay_distinct_past_two_dozen() -> None:
 def test_colour_by_a_stored_column_and_by_outlier(clustered_env: UiCorpus) -> None:
     at = map_page()
     options = at.selectbox(key="map_colour").options
-    assert options[:3] == ["cluster", "outlier or not", "change since the last run"]
+    assert options[:3] == ["cluster", "coarse topics", "outlier or not"]
+    assert "change since the last run" in options
     assert "topic" in options  # the demo file's own column, stored at ingest
     at.selectbox(key="map_colour").set_value("topic").run()
     assert not at.exception
@@ -215,3 +216,27 @@ def test_search_hits_are_starred(clustered_env: UiCorpus) -> None:
     assert len(values(stars[0]["customdata"])) == 50
     assert stars[0]["marker"]["symbol"] == "star"
     assert any("50 of 50 search hits shown" in c.value for c in at.caption)
+
+
+def test_colour_and_names_by_coarse_topic(clustered_env: UiCorpus) -> None:
+    at = map_page()
+    at.selectbox(key="map_colour").set_value("coarse topics").run()
+    assert not at.exception
+    with open_database(clustered_env.database_url)() as session:
+        run = latest_run(session, get_corpus(session, clustered_env.name).id)
+        assert run is not None
+        coarse = {view.key: view.name for view in cluster_views(session, run, level=1)}
+        parents = {view.key: view.parent_key for view in cluster_views(session, run)}
+    spec = figure(at)
+    legend = {trace["name"] for trace in spec["data"]}
+    assert legend - {"outlier"} == {f"{key} · {name}" for key, name in coarse.items()}
+    # Each point sits in the trace of the coarse topic holding its topic.
+    members = latest_members(clustered_env)
+    for trace in spec["data"]:
+        for question in values(trace["customdata"]):
+            topic = members[int(question)][0]
+            expected = "outlier" if topic == -1 else f"{parents[topic]} · {coarse[parents[topic]]}"
+            assert trace["name"] == expected
+    written = {annotation["text"] for annotation in spec["layout"]["annotations"]}
+    assert written
+    assert written <= set(coarse.values())  # the coarse topics' names, not the topics'

@@ -20,7 +20,9 @@ def test_every_question_with_its_cluster_group_and_canonical(clustered_corpus: U
     frame = Service(clustered_corpus.settings).export(CLUSTERED)
     assert len(frame) == CLUSTERED_ROWS
     assert list(frame.columns[:3]) == FIXED_COLUMNS
-    assert list(frame.columns[-len(RUN_COLUMNS) :]) == RUN_COLUMNS
+    levels = [c for c in frame.columns if c.startswith("level_")]
+    assert levels[:2] == ["level_1_cluster", "level_1_name"]  # the demo sample has coarse topics
+    assert list(frame.columns[-len(RUN_COLUMNS) - len(levels) :]) == RUN_COLUMNS + levels
     assert {"topic", "group"} <= set(frame.columns)  # the demo file's own columns
     assert frame["question_id"].is_unique
     assert frame["external_id"].notna().all()
@@ -36,6 +38,11 @@ def test_every_question_with_its_cluster_group_and_canonical(clustered_corpus: U
         assert rows["canonical_question"].iloc[0] in set(rows["question"])
     clustered = frame[frame["cluster"] >= 0]
     assert clustered["cluster_name"].notna().all()
+    # Every clustered question has its coarse topic; a topic's questions share one.
+    assert clustered["level_1_cluster"].notna().all()
+    assert clustered["level_1_name"].notna().all()
+    assert (clustered.groupby("cluster")["level_1_cluster"].nunique() == 1).all()
+    assert frame[frame["outlier"].fillna(False)]["level_1_cluster"].isna().all()
 
 
 def test_own_columns_come_between_the_question_and_the_run(
