@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -43,8 +43,15 @@ from db.ui_queries import outlier_members, run_member_count
 @app.command()
 def cluster(
     corpus: CorpusOption,
+    granularity: Annotated[
+        str,
+        typer.Option(
+            help="Topics finer or coarser than the most coherent level (auto: that level)."
+        ),
+    ] = "auto",
     min_cluster_size: Annotated[
-        int | None, typer.Option(help="Smallest topic (default: 10, more past 20k questions).")
+        int | None,
+        typer.Option(help="Smallest topic, fixed (default: chosen per corpus, see --granularity)."),
     ] = None,
     min_samples: Annotated[int | None, typer.Option(help="HDBSCAN min_samples.")] = None,
     selection: Annotated[str, typer.Option(help="HDBSCAN selection: eom or leaf.")] = "eom",
@@ -62,6 +69,7 @@ def cluster(
     from clustering.params import ClusterParams
 
     params = ClusterParams(
+        granularity=granularity,  # type: ignore[arg-type]  # validated by ClusterParams
         min_cluster_size=min_cluster_size,
         min_samples=min_samples,
         selection=selection,  # type: ignore[arg-type]  # validated by ClusterParams
@@ -84,6 +92,22 @@ def cluster(
         f"{run.noise_share:.1%} outliers, {plural(run.group_count, 'near-duplicate group')}, "
         f"{plural(run.question_count, 'question')} in {run.seconds or 0:.1f} s",
         highlight=False,
+    )
+    out.print(level_summary(run.params), highlight=False)
+
+
+def level_summary(params: dict[str, Any]) -> str:
+    """How the run's topic level was chosen, in words."""
+    chosen = params.get("chosen_min_cluster_size")
+    scores = params.get("level_scores") or {}
+    if not scores:
+        return f"smallest topic: {chosen} questions (given)" if chosen else ""
+    tried = sorted(int(size) for size in scores)
+    granularity = params.get("granularity", "auto")
+    how = "the most coherent" if granularity == "auto" else f"{granularity} than the most coherent"
+    return (
+        f"smallest topic: {chosen} questions, {how} of sizes {tried[0]} to {tried[-1]} "
+        "(coherence: cosine silhouette x share clustered; --granularity finer|coarser)"
     )
 
 

@@ -6,12 +6,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from clustering.errors import ParameterError
-from clustering.topics import Selection, TopicClusterer
+from clustering.topics import Granularity, Selection, TopicClusterer
 
 
 @dataclass(frozen=True, kw_only=True)
 class ClusterParams:
-    min_cluster_size: int | None = None  # None: 10, growing past 20,000 questions
+    min_cluster_size: int | None = None  # None: chosen per corpus (see `granularity`)
+    granularity: Granularity = "auto"  # coarser or finer than the most coherent level
     min_samples: int | None = None  # None: min_cluster_size
     selection: Selection = "eom"
     n_neighbors: int = 15
@@ -29,6 +30,7 @@ class ClusterParams:
             min_samples=self.min_samples,
             selection=self.selection,
             random_state=self.random_state,
+            granularity=self.granularity,
         )
 
     def validate(self) -> None:

@@ -175,6 +175,8 @@ def _compute(
         representatives={label: rows[0] for label, rows in central.items()},
         tracking=tracking,
         levels=levels,
+        min_cluster_size=topics.min_cluster_size_,
+        level_scores=topics.scores_,
     )
 
 

@@ -50,6 +50,8 @@ class RunResult:
     representatives: dict[int, int]  # label -> row
     tracking: Tracking
     levels: list[LevelResult] = field(default_factory=list)  # coarse topics, finest first
+    min_cluster_size: int | None = None  # the topic level's, as chosen or given
+    level_scores: dict[int, float] = field(default_factory=dict)  # candidate size -> coherence
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,13 @@ def write_run(
         run.cluster_count = len(keys)
         run.noise_share = float(np.mean(result.labels < 0)) if len(result.labels) else 0.0
         run.group_count = len(group_ids)
+        run.params = {
+            **run.params,
+            "chosen_min_cluster_size": result.min_cluster_size,
+            "level_scores": {
+                str(size): round(score, 6) for size, score in result.level_scores.items()
+            },
+        }
         run.changes = {
             "gone": result.tracking.gone,
             "merged_into": {str(k): v for k, v in result.tracking.merged_into.items()},

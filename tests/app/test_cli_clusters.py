@@ -53,7 +53,14 @@ def test_cluster_then_browse_from_the_cli(cli: CliRunner, tmp_path: Path) -> Non
     centralities = [m["centrality"] for m in shown["members"]]
     assert centralities == sorted(centralities, reverse=True)
     text = cli.invoke(app, ["cluster-show", str(biggest["key"]), "-c", "demo"]).output
-    assert text.startswith(f"cluster {biggest['key']} · {biggest['name']} · ")
+    path, heading = text.splitlines()[:2]
+    parent = shown["path"][0]  # the coarse topic above it, coarsest first
+    assert path.startswith(f"path: {parent['key']} {parent['name']} > ")
+    assert path.endswith(f" > {biggest['key']} {biggest['name']}")
+    assert heading.startswith(f"cluster {biggest['key']} · {biggest['name']} · ")
+    coarse = cli.invoke(app, ["cluster-show", str(parent["key"]), "-c", "demo"]).output
+    assert f"level {parent['level']}" in coarse
+    assert f"{biggest['key']}" in coarse  # its topics are listed
     assert "centrality: cosine to the cluster's mean direction" in text
     assert cli.invoke(app, ["cluster-show", "9999", "-c", "demo"]).exit_code == 1
 

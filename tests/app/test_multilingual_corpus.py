@@ -144,17 +144,22 @@ def test_clusters_gather_languages_by_topic(
     assert len(clusters) >= 4
     truth: list[str] = []
     found: list[int] = []
+    mixed = 0  # questions in clusters of four languages or more
     for cluster in clusters:
         shown = run_json(
             cli, "cluster-show", str(cluster["key"]), "-c", CORPUS, "--limit", "500", "--json"
         )
         members = [by_text[m["text"]] for m in shown["members"]]
         languages = Counter(member["lang"] for member in members)
-        if len(members) >= 12:
-            assert len(languages) >= 5, (cluster["name"], languages)
+        mixed += len(members) if len(languages) >= 4 else 0
         truth += [member["topic"] for member in members]
         found += [cluster["key"]] * len(members)
-    assert v_measure_score(truth, found) > 0.5
+    # The level chosen for this corpus groups each question with its translations and their
+    # neighbours (V 0.74 against the 12 topics; 0.61 at a fixed smallest topic of 10). With the
+    # tiny test model a few Japanese and Russian questions still cluster by language (22 of
+    # 288 at seed 0): nine in ten must sit in clusters of four languages or more.
+    assert v_measure_score(truth, found) > 0.6
+    assert mixed >= 0.9 * len(truth), (mixed, len(truth))
     names = " / ".join(cluster["name"] for cluster in clusters).split(" / ")
     assert not set(names) & {"la", "de", "mon", "mi", "ich", "wie", "le", "que"}, names
 

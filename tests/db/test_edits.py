@@ -54,7 +54,9 @@ def _latest(session: Session) -> ClusterRun:
 
 def _two_clusters(session: Session, run: ClusterRun) -> tuple[int, int]:
     keys = session.scalars(
-        select(Cluster.key).where(Cluster.run_id == run.id, Cluster.level == 0).order_by(Cluster.size.desc())
+        select(Cluster.key)
+        .where(Cluster.run_id == run.id, Cluster.level == 0)
+        .order_by(Cluster.size.desc())
     ).all()
     return keys[-1], keys[0]  # the smallest into the largest
 
