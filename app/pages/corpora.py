@@ -127,16 +127,24 @@ def rejections_frame(report: IngestReport) -> pd.DataFrame:
 
 
 def run_summary(settings: Settings, run: ClusterRun) -> str:
+    chosen = (run.params or {}).get("chosen_min_cluster_size")
+    smallest = f", smallest topic {chosen} questions" if chosen else ""
     return (
-        f"Clustering run {run_number_of(settings, run)}: {run.cluster_count:,} clusters, "
-        f"{run.noise_share:.1%} outliers, {run.group_count:,} near-duplicate groups "
-        f"in {run.seconds or 0:.1f} s."
+        f"Clustering run {run_number_of(settings, run)}: {run.cluster_count:,} clusters"
+        f"{smallest}, {run.noise_share:.1%} outliers, {run.group_count:,} near-duplicate "
+        f"groups in {run.seconds or 0:.1f} s."
     )
 
 
-def cluster_now(settings: Settings, corpus_name: str) -> ClusterRun:
+GRANULARITY_LABELS = {"finer": "Finer", "auto": "Automatic", "coarser": "Coarser"}
+
+
+def cluster_now(settings: Settings, corpus_name: str, granularity: str = "auto") -> ClusterRun:
+    from clustering.params import ClusterParams
+
     bar = StreamlitProgress(f"Clustering '{escape_markdown(corpus_name)}'...")
-    run = service(settings).cluster(corpus_name, progress=bar)
+    params = ClusterParams(granularity=granularity)  # type: ignore[arg-type]  # one of the labels
+    run = service(settings).cluster(corpus_name, params, progress=bar)
     bar.finish(f"Clustered '{escape_markdown(corpus_name)}'")
     return run
 
@@ -225,18 +233,26 @@ def show_report(report: IngestReport, filename: str) -> None:
 
 def cluster_section(settings: Settings, names: Sequence[str]) -> None:
     st.subheader("Cluster a corpus")
-    corpus_column, button_column = st.columns([3, 1], vertical_alignment="bottom")
+    corpus_column, level_column, button_column = st.columns([3, 3, 1], vertical_alignment="bottom")
     with corpus_column:
         preferred = settings.default_corpus
         index = names.index(preferred) if preferred in names else 0
         name = st.selectbox("Corpus to cluster", names, index=index, key="cluster_corpus")
+    with level_column:
+        granularity = st.segmented_control(
+            "Topics", list(GRANULARITY_LABELS), default="auto", key="cluster_granularity",
+            format_func=GRANULARITY_LABELS.__getitem__,
+            help="Automatic: the most coherent level qclust finds for this corpus; finer or "
+            "coarser topics than that. Coarse topics above them are made either way.",
+        )  # fmt: skip
     with button_column:
         clicked = st.button("Cluster now", key="cluster_now")
     if clicked and name is not None:
         if not may_write():
             st.error(READ_ONLY_MESSAGE)
             return
-        st.success(run_summary(settings, cluster_now(settings, name)))
+        run = cluster_now(settings, name, str(granularity or "auto"))
+        st.success(run_summary(settings, run))
 
 
 def show_corpora(settings: Settings) -> None:

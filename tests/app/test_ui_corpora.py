@@ -225,3 +225,20 @@ def test_a_new_corpus_from_an_empty_database(empty_env: UiCorpus) -> None:
     assert list(table.index) == ["fresh"]
     assert table.loc["fresh", "questions"] == 3
     assert table.loc["fresh", "run"] == ""
+
+
+def test_cluster_now_finer_and_coarser(own_clustered_env: UiCorpus) -> None:
+    """The granularity control asks for finer or coarser topics than the automatic level."""
+    chosen: dict[str, int] = {}
+    for granularity in ("auto", "finer", "coarser"):
+        at = corpora_page()
+        at.selectbox(key="cluster_corpus").set_value("demo").run()
+        at.get("button_group")[0].set_value(granularity).run()
+        at.button(key="cluster_now").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        (message,) = [s.value for s in at.success]
+        match = re.search(r"smallest topic (\d+) questions", message)
+        assert match, message
+        chosen[granularity] = int(match.group(1))
+    assert chosen["finer"] <= chosen["auto"] <= chosen["coarser"]
+    assert chosen["finer"] < chosen["coarser"]
