@@ -7,7 +7,7 @@ import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.logging import RichHandler
@@ -32,6 +32,9 @@ from app.cli_common import (
 from db.errors import QclustError
 from db.settings import get_settings
 from indexer.readers import FILE_FORMATS, FileFormat
+
+if TYPE_CHECKING:
+    import subprocess
 
 FormatOption = Annotated[
     str | None, typer.Option("--format", help=f"One of {', '.join(FILE_FORMATS)}.")
@@ -300,14 +303,38 @@ def ui(
     url = url_for(host, port)
     err.print(f"qclust UI: {url}  (Ctrl-C stops it)", highlight=False)
     process = subprocess.Popen(streamlit_command(host, port), stdin=subprocess.DEVNULL, env=env)
+    stopped_by = stop_server_on_signals(process)
     try:
         if open_browser:
             wait_then_open(url, process)
-        raise typer.Exit(process.wait())
+        code = process.wait()
+        raise typer.Exit(128 + stopped_by[0] if stopped_by else code)
     except KeyboardInterrupt:
         process.terminate()
         process.wait()
         raise typer.Exit(130) from None
+
+
+def stop_server_on_signals(process: subprocess.Popen[bytes]) -> list[int]:
+    """A `kill` (SIGTERM) or a closed terminal (SIGHUP) stops the Streamlit server too: by
+    default Python dies at once and leaves the server running, still bound to its port. The
+    handler only signals the server (and kills it if it has not stopped in 10 s); the main
+    thread's wait then returns. Returns the list the signal received is put in."""
+    import signal
+    import threading
+
+    received: list[int] = []
+
+    def stop(signum: int, frame: object) -> None:
+        received.append(signum)
+        process.terminate()
+        deadline = threading.Timer(10.0, process.kill)
+        deadline.daemon = True  # never what keeps qclust from exiting
+        deadline.start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGHUP, stop)
+    return received
 
 
 from app import (  # noqa: E402,F401  (each registers its commands)

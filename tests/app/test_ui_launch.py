@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -118,3 +119,23 @@ def test_another_host_asks_for_a_token_and_needs_one_to_exist(
     finally:
         _stop(process)
     assert "listening on 0.0.0.0: analysts sign in with an API token" in log.read_text()
+
+
+@pytest.mark.slow
+def test_a_kill_of_qclust_ui_stops_the_server_too(app_env: UiCorpus, tmp_path: Path) -> None:
+    """SIGTERM to `qclust ui` alone (what `kill`, a test or a supervisor sends): the Streamlit
+    server it started must not live on, still bound to the port."""
+    port = free_port()
+    process, log = _start(tmp_path, "--port", str(port))
+    try:
+        _wait_healthy(f"http://127.0.0.1:{port}", process, log)
+        children = psutil.Process(process.pid).children(recursive=True)
+        assert children
+        process.send_signal(signal.SIGTERM)  # to qclust only, not its children
+        assert process.wait(timeout=20) == 128 + signal.SIGTERM
+        _, alive = psutil.wait_procs(children, timeout=20)
+        assert not alive, [child.cmdline() for child in alive]
+        assert not is_healthy(f"http://127.0.0.1:{port}", timeout=1.0)
+    finally:
+        if process.poll() is None:
+            _stop(process)
