@@ -212,14 +212,12 @@ def cluster_show(
     if as_json:
         emit_json(
             {"run": run.id, "cluster": key, "name": view.name if view else None, "size": size,
-             "path": [{"key": p.key, "name": p.name, "level": p.level} for p in path],
-             "members": [asdict(m) for m in members]}
+             "path": _path_json(path), "members": [asdict(m) for m in members]}
         )  # fmt: skip
         return
     name = view.name if view else "outliers"
     change = f", {view.change}" if view else ""
-    if len(path) > 1:
-        out.print("path: " + _path_text(path), highlight=False)
+    _print_path(path)
     out.print(
         f"cluster {key} · {name} · {plural(size, 'question')}{change}; showing "
         f"{len(members):,}, most central first (centrality: cosine to the cluster's mean "
@@ -234,8 +232,14 @@ def cluster_show(
         )
 
 
-def _path_text(path: list[ClusterView]) -> str:
-    return " > ".join(f"{p.key} {p.name}" for p in path)
+def _path_json(path: list[ClusterView]) -> list[dict[str, object]]:
+    return [{"key": p.key, "name": p.name, "level": p.level} for p in path]
+
+
+def _print_path(path: list[ClusterView]) -> None:
+    """Coarsest first: `path: 51 account / api > 47 slack / notifications > 3 slack ...`."""
+    if len(path) > 1:
+        out.print("path: " + " > ".join(f"{p.key} {p.name}" for p in path), highlight=False)
 
 
 def _show_coarse(
@@ -247,12 +251,10 @@ def _show_coarse(
         emit_json(
             {"run": run_id, "cluster": view.key, "name": view.name, "size": view.size,
              "level": view.level,
-             "path": [{"key": p.key, "name": p.name, "level": p.level} for p in path],
-             "children": [asdict(child) for child in children]}
+             "path": _path_json(path), "children": [asdict(child) for child in children]}
         )  # fmt: skip
         return
-    if len(path) > 1:
-        out.print("path: " + _path_text(path), highlight=False)
+    _print_path(path)
     out.print(
         f"cluster {view.key} · {view.name} · {plural(view.size, 'question')}, level "
         f"{view.level} ({_level_name(view.level)}): holds {plural(len(children), 'cluster')} "

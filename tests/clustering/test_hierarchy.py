@@ -22,9 +22,6 @@ from db.cluster_queries import (
 from db.models import Cluster, ClusterIdentity, ClusterRun
 from db.queries import get_corpus
 from db.settings import Settings
-from indexer.encoder import Encoder
-from indexer.ingest import ingest_file
-from tests.conftest import DEMO_QUESTIONS
 
 FAST = ClusterParams(random_state=7)
 
@@ -84,17 +81,6 @@ def test_grouping_is_deterministic_and_numbered_in_input_order() -> None:
     first = group_directions(centres, 2)
     assert first.tolist() == group_directions(centres.copy(), 2).tolist()
     assert first[0] == 0  # the first topic's group is group 0
-
-
-@pytest.fixture
-def demo(
-    settings: Settings, sessions: sessionmaker[Session], default_encoder: Encoder
-) -> sessionmaker[Session]:
-    ingest_file(
-        DEMO_QUESTIONS, "demo", settings=settings, sessions=sessions, text_column="question",
-        id_column="id", encoder=default_encoder,
-    )  # fmt: skip
-    return sessions
 
 
 @pytest.mark.slow

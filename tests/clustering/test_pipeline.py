@@ -32,17 +32,6 @@ pytestmark = pytest.mark.slow
 FAST = ClusterParams(random_state=7)
 
 
-@pytest.fixture
-def demo(
-    settings: Settings, sessions: sessionmaker[Session], default_encoder: Encoder
-) -> sessionmaker[Session]:
-    ingest_file(
-        DEMO_QUESTIONS, "demo", settings=settings, sessions=sessions, text_column="question",
-        id_column="id", encoder=default_encoder,
-    )  # fmt: skip
-    return sessions
-
-
 def _run(sessions: sessionmaker[Session], run_id: int) -> ClusterRun:
     with sessions() as session:
         return session.get_one(ClusterRun, run_id)

@@ -3,13 +3,10 @@ clustering run of the demo corpus, on both databases."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from clustering.params import ClusterParams
 from clustering.pipeline import run_clustering
 from clustering.store_results import _fresh_keys
 from clustering.tracking import TrackedCluster, Tracking
@@ -32,35 +29,9 @@ from db.models import (
     DuplicateGroup,
 )
 from db.settings import Settings
-from indexer.encoder import Encoder
-from indexer.ingest import ingest_file
-from tests.conftest import DEMO_QUESTIONS
+from tests.db.conftest import PARAMS, latest
 
 pytestmark = pytest.mark.slow
-PARAMS = ClusterParams(min_cluster_size=5, random_state=0)
-ROWS = 300
-
-
-@pytest.fixture
-def clustered(
-    settings: Settings, sessions: sessionmaker[Session], default_encoder: Encoder, tmp_path: Path
-) -> sessionmaker[Session]:
-    with DEMO_QUESTIONS.open(encoding="utf-8") as source:
-        lines = [next(source) for _ in range(ROWS + 1)]
-    csv = tmp_path / "demo.csv"
-    csv.write_text("".join(lines), encoding="utf-8")
-    ingest_file(
-        csv, "demo", settings=settings, sessions=sessions, text_column="question",
-        id_column="id", encoder=default_encoder,
-    )  # fmt: skip
-    run_clustering("demo", settings=settings, sessions=sessions, params=PARAMS)
-    return sessions
-
-
-def _latest(session: Session) -> ClusterRun:
-    run = session.scalar(select(ClusterRun).order_by(ClusterRun.id.desc()))
-    assert run is not None
-    return run
 
 
 def _picture(session: Session, run_id: int) -> tuple[object, ...]:
@@ -96,14 +67,14 @@ def test_a_new_cluster_holds_the_chosen_questions_under_its_name_and_survives_th
     clustered: sessionmaker[Session], settings: Settings
 ) -> None:
     with clustered.begin() as session:
-        run = _latest(session)
+        run = latest(session)
         chosen = _chosen(session, run)
         expected_key = next_cluster_key(session, run.corpus_id)
         clusters_before = run.cluster_count
         key = new_cluster(session, run, chosen, name="  Card questions ", by="ana")
         assert key == expected_key
     with clustered() as session:
-        run = _latest(session)
+        run = latest(session)
         assert run_memberships(session, run.id)[key] == set(chosen)
         assert run.cluster_count == clusters_before + 1
         views = {view.key: view for view in cluster_views(session, run)}
@@ -111,7 +82,7 @@ def test_a_new_cluster_holds_the_chosen_questions_under_its_name_and_survives_th
         assert views[key].size == len(chosen)
     run_clustering("demo", settings=settings, sessions=clustered, params=PARAMS)
     with clustered() as session:
-        rerun = _latest(session)
+        rerun = latest(session)
         assert rerun.id != run.id
         assert set(chosen) <= run_memberships(session, rerun.id)[key]
         assert {v.key: v.name for v in cluster_views(session, rerun)}[key] == "Card questions"
@@ -121,7 +92,7 @@ def test_a_new_cluster_needs_a_name_and_questions_of_the_run(
     clustered: sessionmaker[Session],
 ) -> None:
     with clustered() as session:
-        run = _latest(session)
+        run = latest(session)
         chosen = _chosen(session, run)
         with pytest.raises(EditError, match="give the new cluster a name"):
             new_cluster(session, run, chosen, name="  ", by="ana")
@@ -167,16 +138,16 @@ def test_undo_puts_the_run_back_as_it_was_and_the_change_is_not_replayed(
 ) -> None:
     for change in ("merge", "move", "new", "canonical"):
         with clustered.begin() as session:
-            run = _latest(session)
+            run = latest(session)
             before = (_picture(session, run.id), _canonicals(session, run.id))
             identities = session.scalar(select(func.count()).select_from(ClusterIdentity))
             _make(session, run, change)
             assert (_picture(session, run.id), _canonicals(session, run.id)) != before
         with clustered.begin() as session:
-            undone = undo_last_edit(session, _latest(session), by="ana")
+            undone = undo_last_edit(session, latest(session), by="ana")
             assert undone.kind.value == change
         with clustered() as session:
-            run = _latest(session)
+            run = latest(session)
             assert (_picture(session, run.id), _canonicals(session, run.id)) == before, change
             assert session.scalar(select(func.count()).select_from(ClusterEdit)) == 0
             assert session.scalar(select(func.count()).select_from(ClusterIdentity)) == identities
@@ -188,7 +159,7 @@ def test_only_the_latest_change_of_this_run_can_be_undone(
     clustered: sessionmaker[Session], settings: Settings
 ) -> None:
     with clustered.begin() as session:
-        run = _latest(session)
+        run = latest(session)
         members = run_memberships(session, run.id)
         keys = sorted((k for k in members if k != OUTLIER_KEY), key=lambda k: len(members[k]))
         move_question(session, run, min(members[keys[0]]), OUTLIER_KEY, by="ana")
@@ -198,7 +169,7 @@ def test_only_the_latest_change_of_this_run_can_be_undone(
         undo_last_edit(session, run, by="ben")
     run_clustering("demo", settings=settings, sessions=clustered, params=PARAMS)
     with clustered() as session, pytest.raises(EditError, match="made on an earlier clustering"):
-        undo_last_edit(session, _latest(session), by="ana")
+        undo_last_edit(session, latest(session), by="ana")
 
 
 def test_keys_issued_during_a_run_move_past_a_cluster_made_by_hand_meanwhile(
@@ -207,7 +178,7 @@ def test_keys_issued_during_a_run_move_past_a_cluster_made_by_hand_meanwhile(
     """A run numbers its new clusters from the keys it saw at its start; an analyst who made a
     cluster by hand since then took the first of those keys."""
     with clustered.begin() as session:
-        run = _latest(session)
+        run = latest(session)
         taken = new_cluster(session, run, _chosen(session, run), name="by hand", by="ana")
         kept = min(k for k in run_memberships(session, run.id) if k != OUTLIER_KEY)
         tracking = Tracking(

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from clustering.params import ClusterParams
 from clustering.pipeline import run_clustering
 from db.cluster_queries import run_memberships
 from db.edits import (
@@ -21,35 +18,9 @@ from db.edits import (
 )
 from db.models import Cluster, ClusterEdit, ClusterMember, ClusterRun, DuplicateGroup, EditKind
 from db.settings import Settings
-from indexer.encoder import Encoder
-from indexer.ingest import ingest_file
-from tests.conftest import DEMO_QUESTIONS
+from tests.db.conftest import PARAMS, latest
 
 pytestmark = pytest.mark.slow
-PARAMS = ClusterParams(min_cluster_size=5, random_state=0)
-ROWS = 300
-
-
-@pytest.fixture
-def clustered(
-    settings: Settings, sessions: sessionmaker[Session], default_encoder: Encoder, tmp_path: Path
-) -> sessionmaker[Session]:
-    with DEMO_QUESTIONS.open(encoding="utf-8") as source:
-        lines = [next(source) for _ in range(ROWS + 1)]
-    csv = tmp_path / "demo.csv"
-    csv.write_text("".join(lines), encoding="utf-8")
-    ingest_file(
-        csv, "demo", settings=settings, sessions=sessions, text_column="question",
-        id_column="id", encoder=default_encoder,
-    )  # fmt: skip
-    run_clustering("demo", settings=settings, sessions=sessions, params=PARAMS)
-    return sessions
-
-
-def _latest(session: Session) -> ClusterRun:
-    run = session.scalar(select(ClusterRun).order_by(ClusterRun.id.desc()))
-    assert run is not None
-    return run
 
 
 def _two_clusters(session: Session, run: ClusterRun) -> tuple[int, int]:
@@ -65,7 +36,7 @@ def test_merge_moves_every_member_and_survives_the_next_run(
     clustered: sessionmaker[Session], settings: Settings
 ) -> None:
     with clustered.begin() as session:
-        run = _latest(session)
+        run = latest(session)
         clusters_before = run.cluster_count
         source, target = _two_clusters(session, run)
         members = run_memberships(session, run.id)
@@ -73,7 +44,7 @@ def test_merge_moves_every_member_and_survives_the_next_run(
         moved = merge_clusters(session, run, source, target, by="ana")
         assert moved == len(members[source])
     with clustered() as session:
-        run = _latest(session)
+        run = latest(session)
         after = run_memberships(session, run.id)
         assert source not in after
         assert after[target] == merged
@@ -86,7 +57,7 @@ def test_merge_moves_every_member_and_survives_the_next_run(
 
     run_clustering("demo", settings=settings, sessions=clustered, params=PARAMS)
     with clustered() as session:
-        rerun = _latest(session)
+        rerun = latest(session)
         assert rerun.id != run.id
         memberships = run_memberships(session, rerun.id)
     clustered_again = {q for key, ids in memberships.items() if key != OUTLIER_KEY for q in ids}
@@ -109,7 +80,7 @@ def test_replay_gathers_the_merged_questions_wherever_a_run_put_them(
     """What a later run may find, made by hand: some merged questions in a third cluster, one an
     outlier, then the target cluster gone altogether. Replay gathers them every time."""
     with clustered.begin() as session:
-        run = _latest(session)
+        run = latest(session)
         source, target = _two_clusters(session, run)
         members = run_memberships(session, run.id)
         third = next(key for key in members if key not in (source, target, OUTLIER_KEY))
@@ -120,7 +91,7 @@ def test_replay_gathers_the_merged_questions_wherever_a_run_put_them(
         _put(session, run, scattered[2:], OUTLIER_KEY)
         assert replay_edits(session, run) >= 1
     with clustered.begin() as session:
-        run = _latest(session)
+        run = latest(session)
         after = run_memberships(session, run.id)
         assert merged <= after[target]
         assert after[third] == members[third]  # its own members stay where they were
@@ -130,7 +101,7 @@ def test_replay_gathers_the_merged_questions_wherever_a_run_put_them(
         _put(session, run, sorted(merged)[:1], OUTLIER_KEY)
         assert replay_edits(session, run) >= 1
     with clustered() as session:
-        after = run_memberships(session, _latest(session).id)
+        after = run_memberships(session, latest(session).id)
         assert merged | members[third] <= after[third]
         assert target not in after
 
@@ -139,18 +110,18 @@ def test_moving_a_question_out_survives_the_next_run(
     clustered: sessionmaker[Session], settings: Settings
 ) -> None:
     with clustered.begin() as session:
-        run = _latest(session)
+        run = latest(session)
         _, target = _two_clusters(session, run)
         question = min(run_memberships(session, run.id)[target])
         noise_before = run.noise_share
         move_question(session, run, question, OUTLIER_KEY, by="ana")
     with clustered() as session:
-        run = _latest(session)
+        run = latest(session)
         assert session.get_one(ClusterMember, (run.id, question)).cluster_key == OUTLIER_KEY
         assert run.noise_share > noise_before
     run_clustering("demo", settings=settings, sessions=clustered, params=PARAMS)
     with clustered() as session:
-        rerun = _latest(session)
+        rerun = latest(session)
         assert session.get_one(ClusterMember, (rerun.id, question)).cluster_key == OUTLIER_KEY
 
 
@@ -158,7 +129,7 @@ def test_a_canonical_pick_survives_the_next_run(
     clustered: sessionmaker[Session], settings: Settings
 ) -> None:
     with clustered.begin() as session:
-        run = _latest(session)
+        run = latest(session)
         group = session.scalars(
             select(DuplicateGroup).where(DuplicateGroup.run_id == run.id)
         ).first()
@@ -175,7 +146,7 @@ def test_a_canonical_pick_survives_the_next_run(
         assert group.canonical_id == other
     run_clustering("demo", settings=settings, sessions=clustered, params=PARAMS)
     with clustered() as session:
-        rerun = _latest(session)
+        rerun = latest(session)
         group_id = session.get_one(ClusterMember, (rerun.id, other)).group_id
         assert group_id is not None
         assert session.get_one(DuplicateGroup, group_id).canonical_id == other
@@ -185,7 +156,7 @@ def test_edits_that_do_not_fit_say_why_and_change_nothing(
     clustered: sessionmaker[Session],
 ) -> None:
     with clustered() as session:
-        run = _latest(session)
+        run = latest(session)
         source, target = _two_clusters(session, run)
         outlier = session.scalar(
             select(ClusterMember.question_id).where(
