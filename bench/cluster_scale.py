@@ -605,6 +605,17 @@ def evaluate(data_dir: Path, design: Design) -> dict[str, Any]:
     }
 
 
+def _checkpoint(database: Path) -> None:
+    """Fold SQLite's write-ahead log into the file, so that a copy of the file is complete."""
+    import sqlite3
+
+    connection = sqlite3.connect(database)
+    try:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
+
+
 def ingest(design: Design, data_dir: Path, limits: dict[str, float]) -> dict[str, Any]:
     if data_dir.exists():
         shutil.rmtree(data_dir)
@@ -623,6 +634,7 @@ def ingest(design: Design, data_dir: Path, limits: dict[str, float]) -> dict[str
     finished = next((e for e in events if e["event"] == "finished"), {})
     if result.exit_status != 0 or not finished:
         raise RuntimeError(f"ingest failed ({result}); see {data_dir / 'ingest.log'}")
+    _checkpoint(data_dir / "qclust.db")
     shutil.copy2(data_dir / "qclust.db", data_dir / "ingested.db")  # each run starts from it
     record = {
         "child": asdict(result),
@@ -643,6 +655,8 @@ def cluster(
     changes: dict[str, int],
     limits: dict[str, float],
 ) -> dict[str, Any]:
+    for leftover in ("qclust.db-wal", "qclust.db-shm"):  # a stopped run's log: not for the copy
+        (data_dir / leftover).unlink(missing_ok=True)
     shutil.copy2(data_dir / "ingested.db", data_dir / "qclust.db")  # the corpus's first run
     events_path = data_dir / f"cluster-{tag}_events.jsonl"
     events_path.unlink(missing_ok=True)
