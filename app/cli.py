@@ -36,6 +36,9 @@ from indexer.readers import FILE_FORMATS, FileFormat
 if TYPE_CHECKING:
     import subprocess
 
+    from app.service.core import Placement
+    from indexer.ingest import IngestReport
+
 FormatOption = Annotated[
     str | None, typer.Option("--format", help=f"One of {', '.join(FILE_FORMATS)}.")
 ]
@@ -54,7 +57,7 @@ def configure(
 
 @app.command()
 def ingest(
-    file: Annotated[Path, typer.Argument(help="CSV, TSV, JSONL, Parquet or text file.")],
+    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, JSONL, Parquet or text files.")],
     corpus: CorpusOption,
     text_column: Annotated[str | None, typer.Option(help="Column with the question.")] = None,
     id_column: Annotated[str | None, typer.Option(help="Column with your own id.")] = None,
@@ -68,37 +71,85 @@ def ingest(
     prompt: Annotated[
         str | None, typer.Option(help="Prompt before every text (new corpus; e5: 'query: ').")
     ] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="local: in this process, one file after another; ray: all the files at once "
+            "on a Ray cluster (pip install 'qclust\\[ray]')."
+        ),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(
+            help="--engine ray: 'auto' joins the cluster running here, ray://host:port a "
+            "remote one; default: a new local cluster."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
-    """Store, encode and index every new question of FILE; re-run to resume."""
+    """Store, encode and index every new question of FILES; re-run to resume."""
     from app.progress import StageProgress
 
     fmt = _file_format(file_format)
-    try:
-        with StageProgress(err, enabled=not quiet) as progress:
-            report, placement = open_service().ingest_file(
-                file, corpus, text_column=text_column, id_column=id_column, file_format=fmt,
-                model=model, truncate_dim=truncate_dim, prompt=prompt, progress=progress,
-            )  # fmt: skip
-    except KeyboardInterrupt:
-        fail(INTERRUPTED, 130)
-    for rejection in report.rejections:
-        err.print(f"{file}:{rejection.line}: {rejection.reason}", highlight=False)
-    if report.rejected > len(report.rejections):
-        err.print(f"... and {report.rejected - len(report.rejections):,} more rejected rows")
-    reasons = ", ".join(f"{n:,} {kind}" for kind, n in report.rejection_reasons.most_common())
-    out.print(
-        f"{file} -> corpus '{corpus}': {plural(report.rows_read, 'row')} read, "
-        f"{report.added:,} new, {report.already_in_corpus:,} already in the corpus, "
-        f"{report.duplicates_in_file:,} repeated in the file, "
-        f"{report.rejected:,} rejected" + (f" ({reasons})" if reasons else ""),
-        highlight=False,
-    )
-    _say_columns(file, text_column, id_column, fmt)
+    if engine not in ("local", "ray"):
+        fail(f"unknown engine '{engine}'; use local or ray")
+    if address is not None and engine != "ray":
+        fail("--address goes with --engine ray")
+    service = open_service()
+    for group in [files] if engine == "ray" else [[file] for file in files]:
+        try:
+            with StageProgress(err, enabled=not quiet) as progress:
+                report, placement = service.ingest_file(
+                    group if engine == "ray" else group[0], corpus, text_column=text_column,
+                    id_column=id_column, file_format=fmt, model=model, truncate_dim=truncate_dim,
+                    prompt=prompt, progress=progress, engine=engine,  # type: ignore[arg-type]
+                    address=address,
+                )  # fmt: skip
+        except KeyboardInterrupt:
+            fail(INTERRUPTED, 130)
+        _print_ingest(group, corpus, report, placement, text_column, id_column, fmt)
+
+
+def _print_ingest(
+    files: list[Path],
+    corpus: str,
+    report: IngestReport,
+    placement: Placement,
+    text_column: str | None,
+    id_column: str | None,
+    fmt: FileFormat | None,
+) -> None:
+    """Each file's counts and rejections, then what was encoded and placed; fails when no file
+    had a usable row."""
+    from indexer.ray_ingest import RayIngestReport
+
+    per_file = report.files if isinstance(report, RayIngestReport) else [report]
+    for file, file_report in zip(files, per_file, strict=True):
+        for rejection in file_report.rejections:
+            err.print(f"{file}:{rejection.line}: {rejection.reason}", highlight=False)
+        if file_report.rejected > len(file_report.rejections):
+            more = file_report.rejected - len(file_report.rejections)
+            err.print(f"... and {more:,} more rejected rows")
+        reasons = ", ".join(
+            f"{n:,} {kind}" for kind, n in file_report.rejection_reasons.most_common()
+        )
+        out.print(
+            f"{file} -> corpus '{corpus}': {plural(file_report.rows_read, 'row')} read, "
+            f"{file_report.added:,} new, {file_report.already_in_corpus:,} already in the "
+            f"corpus, {file_report.duplicates_in_file:,} repeated in the file, "
+            f"{file_report.rejected:,} rejected" + (f" ({reasons})" if reasons else ""),
+            highlight=False,
+        )
+        _say_columns(file, text_column, id_column, fmt)
     if report.nothing_done:
-        fail(f"no usable question in {file}; nothing was stored")
+        fail(f"no usable question in {', '.join(map(str, files))}; nothing was stored")
+    where = (
+        f" on {plural(report.actors, f'{report.device} actor')}"
+        if isinstance(report, RayIngestReport)
+        else ""
+    )
     out.print(
-        f"encoded {plural(report.encoded, 'question')}; index {report.index_kind} holds "
+        f"encoded {plural(report.encoded, 'question')}{where}; index {report.index_kind} holds "
         f"{plural(report.index_size, 'vector')} ({report.seconds:.1f} s)",
         highlight=False,
     )

@@ -8,7 +8,7 @@ when the corpus has moved past R.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -68,6 +68,37 @@ def write_vectors(
     bump_revision(session, corpus_id)
 
 
+def copy_vectors(
+    session: Session,
+    corpus_id: int,
+    encoder_id: int,
+    ids: Ids,
+    vectors: Matrix,
+    dtype: VectorDtype,
+) -> None:
+    """As `write_vectors`, streamed with PostgreSQL's binary COPY (the bulk engine's writer);
+    other databases get `write_vectors` itself."""
+    if session.get_bind().dialect.name != "postgresql":
+        write_vectors(session, corpus_id, encoder_id, ids, vectors, dtype)
+        return
+    if len(ids) != len(vectors):
+        raise ValueError(f"{len(ids)} ids for {len(vectors)} vectors")
+    if not len(ids):
+        return
+    wire = np.ascontiguousarray(vectors, dtype=_wire_dtype(dtype))
+    # psycopg's own connection, inside the session's open transaction
+    psycopg_connection: Any = session.connection().connection.driver_connection
+    table = QuestionVector.__tablename__
+    statement = (
+        f"COPY {table} (corpus_id, encoder_id, question_id, vector) FROM STDIN (FORMAT BINARY)"
+    )
+    with psycopg_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(["int4", "int4", "int8", "bytea"])
+        for question_id, row in zip(ids.tolist(), wire, strict=True):
+            copy.write_row((corpus_id, encoder_id, question_id, row.tobytes()))
+    bump_revision(session, corpus_id)
+
+
 def _unencoded(corpus_id: int, encoder_id: int):  # type: ignore[no-untyped-def]
     return ~exists().where(
         QuestionVector.corpus_id == corpus_id,
@@ -97,6 +128,32 @@ def unencoded_questions(
         .where(Question.corpus_id == corpus_id, _unencoded(corpus_id, encoder_id))
         .order_by(Question.id)
         .limit(limit)
+    )
+    return [(int(question_id), text) for question_id, text in rows]
+
+
+def unencoded_span(session: Session, corpus_id: int, encoder_id: int) -> tuple[int, int] | None:
+    """The lowest and highest id of the questions without a vector; None when there is none."""
+    low, high = session.execute(
+        select(func.min(Question.id), func.max(Question.id)).where(
+            Question.corpus_id == corpus_id, _unencoded(corpus_id, encoder_id)
+        )
+    ).one()
+    return None if low is None else (int(low), int(high))
+
+
+def unencoded_between(
+    session: Session, corpus_id: int, encoder_id: int, first: int, last: int
+) -> list[tuple[int, str]]:
+    """The questions without a vector whose ids lie in [first, last], in id order."""
+    rows = session.execute(
+        select(Question.id, Question.text)
+        .where(
+            Question.corpus_id == corpus_id,
+            Question.id.between(first, last),
+            _unencoded(corpus_id, encoder_id),
+        )
+        .order_by(Question.id)
     )
     return [(int(question_id), text) for question_id, text in rows]
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,22 +137,54 @@ def ingest_rows(
     progress: ProgressFn = _no_progress,
     on_wait: Callable[[str], None] = logger.warning,
 ) -> IngestReport:
+    def store(target: IngestTarget, report: IngestReport) -> None:
+        _store_new_questions(sessions, target, rows, report, settings, progress)
+
+    def encode(target: IngestTarget, lock: WriteLock) -> int:
+        return encode_pending(
+            sessions, target.corpus_id or 0, target.encoder_id, target.dtype, target.encoder,
+            settings, progress, lock,
+        )  # fmt: skip
+
+    return run_ingest(
+        IngestReport(corpus=corpus_name, source=source), settings=settings, sessions=sessions,
+        store=store, encode=encode, new_corpus_encoder=new_corpus_encoder, encoder=encoder,
+        progress=progress, on_wait=on_wait,
+    )  # fmt: skip
+
+
+# store(target, report) stores the new questions; encode(target, lock) encodes what has no
+# vector and returns how many: the two stages an engine (local, Ray) does its own way.
+StoreFn = Callable[["IngestTarget", IngestReport], None]
+EncodeFn = Callable[["IngestTarget", WriteLock], int]
+
+
+def run_ingest(
+    report: IngestReport,
+    *,
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    store: StoreFn,
+    encode: EncodeFn,
+    new_corpus_encoder: NewEncoder | None = None,
+    encoder: Encoder | None = None,
+    progress: ProgressFn = _no_progress,
+    on_wait: Callable[[str], None] = logger.warning,
+) -> IngestReport:
+    """The stages under the corpus's write lock, with the run recorded: store, encode, index."""
     started = time.perf_counter()
-    report = IngestReport(corpus=corpus_name, source=source)
+    corpus_name = report.corpus
     with corpus_write_lock(sessions, corpus_name, "ingest", on_wait=on_wait) as lock:
-        target = _Target(sessions, settings, corpus_name, new_corpus_encoder or NewEncoder())
+        target = IngestTarget(sessions, settings, corpus_name, new_corpus_encoder or NewEncoder())
         target.load(encoder)  # model errors come before anything is written
         try:
-            _store_new_questions(sessions, target, rows, report, settings, progress)
+            store(target, report)
             if target.corpus_id is None:
                 return report  # nothing usable: no corpus, no encoder, no run
             with sessions.begin() as session:
-                target.ensure(session, source)  # the run, when no row was new
+                target.ensure(session, report.source)  # the run, when no row was new
             with run_heartbeat(sessions, IngestRun, target.run_id):
-                report.encoded = encode_pending(
-                    sessions, target.corpus_id, target.encoder_id, target.dtype, target.encoder,
-                    settings, progress, lock,
-                )  # fmt: skip
+                report.encoded = encode(target, lock)
                 progress("indexing", 0, 1)
                 fault_point("ingest:before-index")
                 index = _index_and_record(sessions, settings, corpus_name)
@@ -174,7 +206,7 @@ def ingest_rows(
     return report
 
 
-class _Target:
+class IngestTarget:
     """The corpus an ingest writes to: found at once, or created with the first batch."""
 
     def __init__(
@@ -274,20 +306,16 @@ def _finish_run(
         run.message, run.finished_at = message, utcnow()
 
 
-def _store_new_questions(
-    sessions: sessionmaker[Session],
-    target: _Target,
-    rows: Iterator[SourceRow],
-    report: IngestReport,
-    settings: Settings,
-    progress: ProgressFn,
-) -> None:
+def new_questions(
+    rows: Iterable[SourceRow], report: IngestReport, *, max_chars: int
+) -> Iterator[dict[str, Any]]:
+    """The file's usable questions, each first time it appears, as rows to store; every row
+    is counted in `report`, rejected ones with their reason. Both engines go through here."""
     first_line_of: dict[str, int] = {}
-    batch: list[dict[str, Any]] = []
     for row in rows:
         report.rows_read += 1
         fault_point("ingest:read-row")
-        problem = check_row(row, max_chars=settings.max_question_chars)
+        problem = check_row(row, max_chars=max_chars)
         if problem is not None or row.text is None:
             report.reject(row.line, problem or Problem("missing text", "no text"))
             continue
@@ -296,28 +324,44 @@ def _store_new_questions(
             report.duplicates_in_file += 1
             continue
         first_line_of[digest] = row.line
-        batch.append(
-            {
-                "text": clean_text(row.text),
-                "text_hash": digest,
-                "external_id": row.external_id,
-                "meta": row.meta,
-            }
-        )
+        yield {
+            "text": clean_text(row.text),
+            "text_hash": digest,
+            "external_id": row.external_id,
+            "meta": row.meta,
+        }
+
+
+def _store_new_questions(
+    sessions: sessionmaker[Session],
+    target: IngestTarget,
+    rows: Iterator[SourceRow],
+    report: IngestReport,
+    settings: Settings,
+    progress: ProgressFn,
+) -> None:
+    batch: list[dict[str, Any]] = []
+    for question in new_questions(rows, report, max_chars=settings.max_question_chars):
+        batch.append(question)
         if len(batch) >= _INSERT_BATCH:
-            _insert_batch(sessions, target, batch, report)
+            store_batch(sessions, target, batch, report)
             batch = []
             progress("reading", report.rows_read, None)
-    _insert_batch(sessions, target, batch, report)
+    store_batch(sessions, target, batch, report)
     progress("reading", report.rows_read, report.rows_read)
 
 
-def _insert_batch(
+InsertFn = Callable[[Session, Sequence[dict[str, Any]]], None]
+
+
+def store_batch(
     sessions: sessionmaker[Session],
-    target: _Target,
+    target: IngestTarget,
     batch: list[dict[str, Any]],
     report: IngestReport,
+    insert: InsertFn = insert_questions,
 ) -> None:
+    """Insert the batch's questions the corpus does not hold yet, in one transaction."""
     if not batch:
         return
     with sessions.begin() as session:
@@ -326,7 +370,7 @@ def _insert_batch(
         new_rows = [
             {**row, "corpus_id": corpus_id} for row in batch if row["text_hash"] not in known
         ]
-        insert_questions(session, new_rows)
+        insert(session, new_rows)
     fault_point("ingest:stored-batch")
     report.added += len(new_rows)
     report.already_in_corpus += len(batch) - len(new_rows)

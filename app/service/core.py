@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -47,7 +47,7 @@ from db.settings import Settings
 from indexer.calibration import Calibration
 from indexer.encoder import Encoder, EncoderSpec
 from indexer.errors import InvalidQuestionError
-from indexer.readers import SourceRow
+from indexer.readers import FileFormat, SourceRow
 from indexer.search import Hit, possible_threshold, verdict_for
 from indexer.validation import check_question
 
@@ -208,7 +208,7 @@ class Service:
 
     def ingest_file(
         self,
-        path: Path,
+        path: Path | Sequence[Path],
         corpus: str,
         *,
         text_column: str | None = None,
@@ -219,24 +219,47 @@ class Service:
         prompt: str | None = None,
         source: str | None = None,
         progress: ProgressFn = _no_progress,
+        engine: Literal["local", "ray"] = "local",
+        address: str | None = None,
     ) -> tuple[IngestReport, Placement]:
         """Ingest a file (resumable), then place the new questions into existing clusters.
 
         A new corpus is created with `model` (else the default), `truncate_dim` and `prompt`;
         an existing one keeps its encoder, and this service's loaded copy of it is used.
+        `engine="ray"` reads and encodes on a Ray cluster (`address`; None: a local one) and
+        takes several files at once; its report is an `indexer.ray_ingest.RayIngestReport`.
         """
         from indexer.ingest import NewEncoder, ingest_rows
         from indexer.readers import read_rows
 
-        rows = read_rows(
-            path, text_column=text_column, id_column=id_column,
-            file_format=file_format,  # type: ignore[arg-type]  # checked by the reader
-        )  # fmt: skip
-        report = ingest_rows(
-            rows, corpus.strip(), source=source or str(path), settings=self.settings,
-            sessions=self.sessions, new_corpus_encoder=NewEncoder(model, truncate_dim, prompt),
-            encoder=self._loaded_encoder_of(corpus.strip()), progress=progress,
-        )  # fmt: skip
+        paths = [path] if isinstance(path, Path) else list(path)
+        fmt: FileFormat | None = file_format  # type: ignore[assignment]  # checked by the reader
+        name, wanted = corpus.strip(), NewEncoder(model, truncate_dim, prompt)
+        report: IngestReport
+        if engine == "ray":
+            from indexer.ray_ingest import import_ray, ingest_files_ray
+
+            import_ray()  # a missing extra is said before any model loads
+            report = ingest_files_ray(
+                paths, name, settings=self.settings, sessions=self.sessions,
+                text_column=text_column, id_column=id_column, file_format=fmt,
+                new_corpus_encoder=wanted, encoder=self._loaded_encoder_of(name),
+                address=address, progress=progress,
+            )  # fmt: skip
+        elif engine == "local" and len(paths) == 1:
+            rows = read_rows(
+                paths[0], text_column=text_column, id_column=id_column, file_format=fmt
+            )
+            report = ingest_rows(
+                rows, name, source=source or str(paths[0]), settings=self.settings,
+                sessions=self.sessions, new_corpus_encoder=wanted,
+                encoder=self._loaded_encoder_of(name), progress=progress,
+            )  # fmt: skip
+        else:
+            raise ValueError(
+                f"engine must be 'local' (one file) or 'ray' (one or more), not {engine!r} "
+                f"with {len(paths)} files"
+            )
         placement = self.place_new(report.corpus) if report.added else Placement(0, 0)
         return report, placement
 
