@@ -1,6 +1,7 @@
 """`qclust distill`, `qclust train` and `qclust reindex`: new models from a corpus's model (a
 fast static student, or a copy fine-tuned on labelled pairs), and a corpus switched to one.
-The work is the service's (`Service.training`); these parse, call and print."""
+The work is the service's (`Service.training`); these parse, call and print.
+`qclust models quantize`: an int8 ONNX copy of a model for fast CPU encoding."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from app.cli_common import JsonOption, app, comma_list, emit_json, err, fail, open_service, out
+from app.cli_multilingual import models_app
 from app.service.training import TrainRequestError
 
 # Where they lived before the service held training; still importable from here.
@@ -177,3 +179,25 @@ def reindex(
         f"{report.encoded:,}, index {report.index_kind} holds {report.index_size:,} vectors "
         f"({report.seconds:.1f} s)"
     )
+
+
+@models_app.command("quantize")
+def quantize_command(
+    output: Annotated[Path, typer.Argument(help="New (or empty) folder for the int8 model.")],
+    model: Annotated[
+        str | None, typer.Option(help="Model folder or name to quantise (default: QCLUST_MODEL).")
+    ] = None,
+) -> None:
+    """Write an int8 ONNX copy of a model: encodes about 3x faster on the CPU (onnxruntime).
+
+    Its vectors differ slightly from the source's, so it is a model of its own: use it with
+    `qclust ingest FILE -c NAME --model OUTPUT`, or `qclust reindex CORPUS --model OUTPUT`.
+    Needs the `onnx` extra: pip install 'qclust[onnx]'.
+    """
+    from db.settings import get_settings
+    from indexer.onnx_encoder import quantize
+
+    source = model or get_settings().model
+    err.print(f"quantising {source} into {output}...")
+    quantize(source, output)
+    out.print(f"int8 model saved in {output}; use it with --model {output}")

@@ -16,16 +16,20 @@ import numpy.typing as npt
 from indexer.encode_combiner import EncodeCombiner
 from indexer.encoder_gate import EncoderGate
 from indexer.errors import ModelLoadError
+from indexer.onnx_encoder import ONNX_CONFIG, OnnxSentenceModel, is_onnx_model
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+    # What encodes: a sentence-transformers model, or an int8 ONNX copy of one.
+    EmbeddingModel = SentenceTransformer | OnnxSentenceModel
 
 logger = logging.getLogger(__name__)
 
 Device = Literal["auto", "cpu", "cuda"]
 DEFAULT_MODEL_NAMES = frozenset({"all-MiniLM-L6-v2", "sentence-transformers/all-MiniLM-L6-v2"})
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
-_MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json", "config.json")
+_MODEL_MARKERS = ("modules.json", "config_sentence_transformers.json", "config.json", ONNX_CONFIG)
 
 Vectors = npt.NDArray[np.float32]
 
@@ -72,7 +76,7 @@ def pick_device(device: Device) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def default_prompt(model_name: str, st_model: SentenceTransformer) -> str | None:
+def default_prompt(model_name: str, st_model: EmbeddingModel) -> str | None:
     """The prompt a model wants for symmetric question-to-question matching.
 
     A model that configures a "query" prompt gets it; e5 models without one get "query: ",
@@ -124,6 +128,17 @@ def load_sentence_transformer(
         raise ModelLoadError(f"cannot load model '{model}': {exc}") from exc
 
 
+def load_model(
+    model: str, *, device: Device = "auto", truncate_dim: int | None = None
+) -> EmbeddingModel:
+    """`load_sentence_transformer`, or the int8 ONNX model a folder written by
+    `qclust models quantize` holds (it runs on the CPU whatever `device` says)."""
+    location, local = resolve_model(model)
+    if local and is_onnx_model(location):
+        return OnnxSentenceModel(location)
+    return load_sentence_transformer(model, device=device, truncate_dim=truncate_dim)
+
+
 # A chunk of a big batch costs about `batch_size` questions of this many characters; a model
 # reads no more than about this many characters of one question (512 tokens).
 CHARS_PER_ROW = 120
@@ -139,14 +154,12 @@ class Encoder:
         *,
         device: Device = "auto",
         batch_size: int = 64,
-        model: SentenceTransformer | None = None,
+        model: EmbeddingModel | None = None,
     ) -> None:
         self.spec = spec
         self.batch_size = batch_size
-        self.model = model or load_sentence_transformer(
-            spec.model, device=device, truncate_dim=spec.truncate_dim
-        )
-        full = self.model.get_embedding_dimension()
+        self._model = model or load_model(spec.model, device=device, truncate_dim=spec.truncate_dim)
+        full = self._model.get_embedding_dimension()
         if full is None:
             raise ModelLoadError(f"model '{spec.model}' does not report its embedding dimension")
         if spec.truncate_dim is not None and not 0 < spec.truncate_dim <= full:
@@ -168,7 +181,7 @@ class Encoder:
         batch_size: int = 64,
     ) -> Encoder:
         """Load `model` and fill in the spec (prompt) a new corpus should record."""
-        st_model = load_sentence_transformer(model, device=device, truncate_dim=truncate_dim)
+        st_model = load_model(model, device=device, truncate_dim=truncate_dim)
         spec = EncoderSpec(
             model=model,
             prompt=prompt if prompt is not None else default_prompt(model, st_model),
@@ -177,8 +190,18 @@ class Encoder:
         return cls(spec, device=device, batch_size=batch_size, model=st_model)
 
     @property
+    def model(self) -> SentenceTransformer:
+        """The sentence-transformers model, for training; an int8 ONNX model has none."""
+        if isinstance(self._model, OnnxSentenceModel):
+            raise ModelLoadError(
+                f"'{self.spec.model}' is an int8 ONNX model, for encoding only; "
+                f"train its source model ({self._model.config.source}) and quantise it again"
+            )
+        return self._model
+
+    @property
     def device(self) -> str:
-        return str(self.model.device)
+        return str(self._model.device)
 
     def encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
         """Encode texts; safe to call from many threads (see `EncoderGate`)."""
@@ -222,7 +245,7 @@ class Encoder:
         return chunks
 
     def _encode(self, texts: Sequence[str], *, show_progress: bool = False) -> Vectors:
-        vectors = self.model.encode(
+        vectors = self._model.encode(
             list(texts),
             prompt=self.spec.prompt,
             batch_size=self.batch_size,
