@@ -33,7 +33,7 @@ lock: ## Re-resolve requirements.lock from pyproject.toml (deliberately: then ru
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q "uv==$(UV_VERSION)"
 	@cp $(LOCK) $(LOCK).new  # uv keeps the versions an existing output file pins, where it can
-	$(BIN)/uv pip compile pyproject.toml requirements/torch-cpu.in --extra dev \
+	$(BIN)/uv pip compile pyproject.toml requirements/torch-cpu.in --extra dev --extra ray --extra onnx \
 	  --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
 	  --find-links /opt/wheels --generate-hashes --no-header --quiet -o $(LOCK).new
 	@{ echo "# The tested set: made by 'make lock' from pyproject.toml and requirements/torch-cpu.in."; \
