@@ -26,6 +26,15 @@ def _default_data_dir() -> Path:
     return Path(base) / "qclust"
 
 
+def _default_index_memory_gb() -> float:
+    """A quarter of the machine's memory (4 GiB where it cannot be read)."""
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 4.0
+    return round(total / 4 / 2**30, 1)
+
+
 def _config_file() -> Path:
     return Path(os.environ.get("QCLUST_CONFIG", "qclust.toml"))
 
@@ -59,6 +68,12 @@ class Settings(BaseSettings):
 
     exact_index_max: int = Field(
         default=100_000, ge=1, description="Corpora up to this size get an exact (flat) index"
+    )
+    index_memory_gb: float = Field(
+        default_factory=_default_index_memory_gb,
+        gt=0,
+        description="Memory a corpus's index may take; past it (as flat float32 vectors) the "
+        "index is IVF-SQ8, a quarter of the size. Default: a quarter of the machine's RAM",
     )
     ngpu: int = Field(default=-1, ge=-1, description="GPUs for FAISS search: 0 = CPU, -1 = all")
     ui_login: bool = Field(

@@ -4,7 +4,8 @@ database.
 The database holds every vector; the index is a cache of them. `open_index` uses the cache
 file when it was built at the corpus's current revision, brings it level when it only lacks
 vectors added since, and rebuilds it from the database when it is missing, corrupt, of the
-wrong dimension or holds a vector the database does not (never by re-encoding).
+wrong dimension, of another kind than `choose_index` now picks (see `needs_rebuild`), or holds a
+vector the database does not (never by re-encoding).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from db.vectors import (
 )
 from indexer.encoder import EncoderSpec
 from indexer.errors import IndexFileError
-from indexer.index import EXACT_FACTORY, add_vectors, build_index, choose_factory
+from indexer.index import EXACT_FACTORY, IndexChoice, add_vectors, build_index, choose_index
 from indexer.index_cache import CachedIndex, cache_folder, read_cache, write_cache
 
 logger = logging.getLogger(__name__)
@@ -40,10 +41,13 @@ _IVF_LISTS = re.compile(r"IVF(\d+)")
 
 
 def needs_rebuild(current: str, wanted: str) -> bool:
-    """Rebuild when exactness changes, or when IVF's list count is off by 2x or more."""
+    """Rebuild when the kind changes (exact, IVF-Flat, IVF-SQ8), or when IVF's list count is
+    off by 2x or more."""
     if current == wanted:
         return False
     if EXACT_FACTORY in (current, wanted):
+        return True
+    if _IVF_LISTS.sub("IVF", current) != _IVF_LISTS.sub("IVF", wanted):
         return True
     have, want = (_IVF_LISTS.search(kind) for kind in (current, wanted))
     if have is None or want is None:
@@ -68,6 +72,7 @@ class CorpusLocation:
     vector_count: int
     revision: int
     data_dir: Path
+    index_memory_bytes: int | None = None  # None: no budget, the index is never compressed
 
     @property
     def not_encoded(self) -> int:
@@ -76,6 +81,12 @@ class CorpusLocation:
     @property
     def cache_folder(self) -> Path:
         return cache_folder(self.data_dir, self.uid, self.encoder_id)
+
+    def index_choice(self, n_vectors: int, exact_max: int) -> IndexChoice:
+        return choose_index(
+            n_vectors, exact_max=exact_max, dimension=self.dimension,
+            memory_bytes=self.index_memory_bytes,
+        )  # fmt: skip
 
     def not_encoded_message(self) -> str:
         return (
@@ -114,13 +125,14 @@ def _read_location(session: Session, settings: Settings, name: str) -> CorpusLoc
         vector_count=count_vectors(session, corpus.id, row.id),
         revision=corpus.revision,
         data_dir=settings.data_dir,
+        index_memory_bytes=int(settings.index_memory_gb * 2**30),
     )
 
 
 def open_index(sessions: sessionmaker[Session], location: CorpusLocation, *, exact_max: int) -> Any:
     """The corpus's index, holding exactly the database's vectors; a repaired cache is saved."""
     folder = location.cache_folder
-    wanted = choose_factory(location.vector_count, exact_max=exact_max)
+    wanted = location.index_choice(location.vector_count, exact_max).factory
     cached: CachedIndex | None = None
     try:
         cached = read_cache(folder, encoder_id=location.encoder_id, dimension=location.dimension)
@@ -130,6 +142,9 @@ def open_index(sessions: sessionmaker[Session], location: CorpusLocation, *, exa
                 "%s; rebuilding it from the %d vectors in the database", exc, location.vector_count
             )
     if cached is not None and needs_rebuild(cached.factory, wanted):
+        logger.info(
+            "the index cache is %s, the corpus now wants %s; rebuilding", cached.factory, wanted
+        )
         cached = None
     if (
         cached is not None
@@ -164,15 +179,21 @@ def _refresh(
                 )  # fmt: skip
                 add_vectors(cached.index, vectors, ids)
                 return CachedIndex(
-                    location.encoder_id, revision, np.union1d(cached.ids, ids), cached.index
-                )
+                    location.encoder_id, revision, np.union1d(cached.ids, ids), cached.index,
+                    cached.reason,
+                )  # fmt: skip
             logger.warning("the index cache holds vectors the database does not; rebuilding")
         ids, vectors = read_all_vectors(
             session, location.corpus_id, location.encoder_id,
             dimension=location.dimension, dtype=location.dtype,
         )  # fmt: skip
-    factory = choose_factory(len(ids), exact_max=exact_max)
-    return CachedIndex(location.encoder_id, revision, ids, build_index(vectors, ids, factory))
+    choice = location.index_choice(len(ids), exact_max)
+    logger.info(
+        "building a %s index of corpus '%s': %s", choice.factory, location.name, choice.reason
+    )
+    return CachedIndex(
+        location.encoder_id, revision, ids, build_index(vectors, ids, choice.factory), choice.reason
+    )
 
 
 def load_vectors(

@@ -2,8 +2,9 @@
 
 One file per corpus and encoder, `<data_dir>/cache/<corpus uid>/encoder-<id>/index.qcache`:
 a magic line, the sorted question ids, the serialised index, then a JSON trailer (encoder,
-dimension, corpus revision, vector count, factory, byte sizes, CRC-32) and its length. The
-index streams to and from the file, so a cache costs no second copy of the vectors in memory.
+dimension, corpus revision, vector count, factory and why it was chosen, byte sizes, CRC-32) and
+its length. The index streams to and from the file, so a cache costs no second copy of the
+vectors in memory.
 Written to a temporary file and renamed into place, so a reader sees the old file or the new
 one. A file that is missing, torn, garbled, of another encoder or dimension raises
 `IndexFileError`, and the caller rebuilds.
@@ -45,6 +46,7 @@ class CachedIndex:
     revision: int
     ids: npt.NDArray[np.int64]  # ascending
     index: Any
+    reason: str = ""  # why this kind was chosen (`indexer.index.choose_index`)
 
     @property
     def factory(self) -> str:
@@ -83,7 +85,7 @@ def write_cache(folder: Path, cached: CachedIndex) -> Path:
         trailer = json.dumps({
             "encoder_id": cached.encoder_id, "dimension": int(cached.index.d),
             "revision": cached.revision, "count": len(cached.ids), "factory": cached.factory,
-            "body_bytes": body.size, "crc32": body.crc,
+            "reason": cached.reason, "body_bytes": body.size, "crc32": body.crc,
         }).encode()  # fmt: skip
         handle.write(trailer + struct.pack("<Q", len(trailer)))
         handle.flush()
@@ -118,7 +120,9 @@ def read_cache(folder: Path, *, encoder_id: int, dimension: int) -> CachedIndex:
     if index.d != dimension or not index.ntotal == len(ids) == count:
         raise IndexFileError(f"the index cache {path} does not match its header")
     tune(index)
-    return CachedIndex(encoder_id, int(header["revision"]), ids, index)
+    return CachedIndex(
+        encoder_id, int(header["revision"]), ids, index, str(header.get("reason", ""))
+    )
 
 
 def _trailer(handle: BinaryIO, path: Path) -> dict[str, Any]:

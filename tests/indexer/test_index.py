@@ -65,6 +65,9 @@ def test_ivf_recall_at_10_against_exact_search() -> None:
         (EXACT_FACTORY, "IVF400,Flat", True),
         ("IVF400,Flat", "IVF560,Flat", False),
         ("IVF400,Flat", "IVF800,Flat", True),
+        ("IVF400,Flat", "IVF400,SQ8", True),  # past the memory budget
+        ("IVF400,SQ8", "IVF560,SQ8", False),
+        ("IVF400,SQ8", EXACT_FACTORY, True),
     ],
 )
 def test_needs_rebuild(current: str, wanted: str, rebuild: bool) -> None:
