@@ -23,6 +23,7 @@ from app.cli_common import (
     out,
     plural,
 )
+from clustering.sampled import DEFAULT_SAMPLE
 from db.cluster_queries import (
     ClusterView,
     child_views,
@@ -62,6 +63,14 @@ def cluster(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (slower, reproducible).")] = None,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the 2-D map.")] = False,
+    topic_sample: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Above twice this many questions, fit topics on a sample this big and place "
+            "the rest (0: never sample).",
+        ),
+    ] = DEFAULT_SAMPLE,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Group near-duplicates and topics, name them, map them; stored as one run."""
@@ -78,6 +87,7 @@ def cluster(
         duplicate_threshold=duplicate_threshold,
         make_map=not no_map,
         random_state=seed,
+        topic_sample=topic_sample,
     )
     service = open_service()
     with StageProgress(err, enabled=not quiet) as progress:
@@ -100,14 +110,21 @@ def level_summary(params: dict[str, Any]) -> str:
     """How the run's topic level was chosen, in words."""
     chosen = params.get("chosen_min_cluster_size")
     scores = params.get("level_scores") or {}
+    sample = params.get("fitted_on_sample")
+    fitted = (
+        f"; topics fitted on a sample of {sample:,} questions, the rest placed by their "
+        "nearest sampled neighbours"
+        if sample
+        else ""
+    )
     if not scores:
-        return f"smallest topic: {chosen} questions (given)" if chosen else ""
+        return f"smallest topic: {chosen} questions (given){fitted}" if chosen else ""
     tried = sorted(int(size) for size in scores)
     granularity = params.get("granularity", "auto")
     how = "the most coherent" if granularity == "auto" else f"{granularity} than the most coherent"
     return (
         f"smallest topic: {chosen} questions, {how} of sizes {tried[0]} to {tried[-1]} "
-        "(coherence: cosine silhouette x share clustered; --granularity finer|coarser)"
+        "(coherence: cosine silhouette x share clustered; --granularity finer|coarser)" + fitted
     )
 
 

@@ -26,6 +26,8 @@ EVERYWHERE_MIN_CLUSTERS = 4
 # Scripts written without spaces (Japanese, Chinese) come out as one token per phrase; a
 # phrase that long is never a good name.
 LONGEST_KEYWORD = 24
+NAMING_SAMPLE = 200_000  # questions counted for names, at most (see `naming_sample`)
+MIN_NAMING_TEXTS = 50
 # English contractions and possessives ("don't", "we've", "Mary's"): without this the
 # tokenizer splits them at the apostrophe and names clusters "don t" or "mary s".
 _CONTRACTION = re.compile(r"(?i)(?<=\w)(?:n['’]t|['’](?:s|ve|re|ll|d|m))\b")
@@ -54,7 +56,7 @@ def ctfidf_keywords(
         # Words of two characters or more (and "c#", "c++"); a lone letter names nothing.
         token_pattern=r"(?u)\b\w[\w+#.-]*[\w+#]|\b\w[+#]+",
     )
-    members = np.flatnonzero(labels >= 0)
+    members = naming_sample(labels)
     try:  # counted per question, so no n-gram spans two questions
         per_text = vectorizer.fit_transform([texts[int(i)] for i in members])
     except ValueError:  # only stop words everywhere
@@ -76,12 +78,30 @@ def ctfidf_keywords(
     if len(clusters) >= EVERYWHERE_MIN_CLUSTERS:
         share = np.asarray((counts > 0).sum(axis=0)).ravel() / len(clusters)
         idf[share > EVERYWHERE_SHARE] = 0.0
+    counts.sort_indices()
     keywords: dict[int, list[str]] = {}
-    for row, cluster in enumerate(clusters):
-        weights = counts.getrow(row).toarray().ravel() / max(words_per_cluster[row], 1.0) * idf
-        best = np.argsort(-weights)[:top_n]
-        keywords[cluster] = [str(terms[i]) for i in best if weights[i] > 0]
+    for row, cluster in enumerate(clusters):  # each cluster's own terms, not the vocabulary
+        span = slice(counts.indptr[row], counts.indptr[row + 1])
+        found = counts.indices[span]
+        weights = counts.data[span] / max(words_per_cluster[row], 1.0) * idf[found]
+        best = np.argsort(-weights, kind="stable")[:top_n]
+        keywords[cluster] = [str(terms[found[i]]) for i in best if weights[i] > 0]
     return keywords
+
+
+def naming_sample(labels: Labels, *, cap: int = NAMING_SAMPLE, seed: int = 0) -> Labels:
+    """Rows whose texts name the clusters: every clustered row up to `cap` of them; beyond,
+    a seeded share of each cluster, never fewer than `MIN_NAMING_TEXTS` (or all) of any,
+    because word frequencies settle long before a million questions are counted."""
+    members = np.flatnonzero(labels >= 0)
+    if len(members) <= cap:
+        return members
+    shuffled = members[np.random.default_rng(seed).permutation(len(members))]
+    shuffled = shuffled[np.argsort(labels[shuffled], kind="stable")]
+    clusters, starts, sizes = np.unique(labels[shuffled], return_index=True, return_counts=True)
+    quotas = np.maximum(MIN_NAMING_TEXTS, np.ceil(sizes * cap / len(members))).astype(np.int64)
+    rank = np.arange(len(shuffled)) - np.repeat(starts, sizes)
+    return np.sort(shuffled[rank < np.repeat(quotas, sizes)])
 
 
 def name_from_keywords(keywords: Sequence[str], *, words: int = 3) -> str:

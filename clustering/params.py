@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from clustering.errors import ParameterError
+from clustering.sampled import DEFAULT_SAMPLE, MIN_SAMPLE
 from clustering.topics import Granularity, Selection, TopicClusterer
 
 
@@ -20,6 +21,9 @@ class ClusterParams:
     duplicate_threshold: float | None = None  # None: the corpus's threshold
     attach_similarity: float = 0.6  # outliers this close to a cluster are offered to it
     make_map: bool = True
+    # Above twice this many questions, topics are fitted on a seeded sample of this many and
+    # the rest placed by their sampled neighbours' vote (clustering.sampled); 0: never.
+    topic_sample: int = DEFAULT_SAMPLE
     random_state: int | None = None
 
     def topic_clusterer(self) -> TopicClusterer:
@@ -38,6 +42,11 @@ class ClusterParams:
         if self.duplicate_threshold is not None and not 0.0 < self.duplicate_threshold <= 1.0:
             raise ParameterError(
                 f"duplicate threshold must be in (0, 1], not {self.duplicate_threshold}"
+            )
+        if self.topic_sample and self.topic_sample < MIN_SAMPLE:
+            raise ParameterError(
+                f"topic sample must be 0 (never sample) or at least {MIN_SAMPLE}, "
+                f"not {self.topic_sample}"
             )
         if not 0.0 <= self.attach_similarity <= 1.0:
             raise ParameterError(f"attach similarity must be 0 to 1, not {self.attach_similarity}")

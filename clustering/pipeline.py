@@ -26,7 +26,9 @@ from clustering.naming import ctfidf_keywords, name_from_keywords, representativ
 from clustering.near_duplicates import NearDuplicateGrouper
 from clustering.params import ClusterParams
 from clustering.placement import nearest_labelled
+from clustering.sampled import SampledTopics, samples_topics
 from clustering.store_results import LevelResult, RunResult, mark_failed, start_run, write_run
+from clustering.topics import TopicClusterer
 from clustering.tracking import Tracking, track_clusters
 from db.cluster_queries import latest_run, level_memberships, next_cluster_key
 from db.errors import QclustError
@@ -124,8 +126,18 @@ def _compute(
     progress("duplicates", 1, 1)
 
     stage = "topics" if kernels_on_disk() else TOPICS_FIRST_TIME
+    sampled = samples_topics(n, params.topic_sample)
+    if sampled:
+        stage += f" (fitted on {params.topic_sample:,} sampled questions, the rest placed)"
     progress(stage, 0, 1)
-    topics = params.topic_clusterer().fit(graph, data.vectors)
+    topics: TopicClusterer | SampledTopics
+    if sampled:
+        topics = SampledTopics(
+            clusterer=params.topic_clusterer(), sample_size=params.topic_sample,
+            knn_k=params.knn_k, seed=params.random_state or 0,
+        ).fit(data.vectors)  # fmt: skip
+    else:
+        topics = params.topic_clusterer().fit(graph, data.vectors)
     labels, strengths = _attach_near_duplicates(
         graph, topics.labels_, topics.probabilities_, threshold
     )
@@ -143,17 +155,7 @@ def _compute(
     progress("names", 1, 1)
 
     progress("map", 0, 1)
-    coordinates = (
-        map_2d(
-            graph,
-            data.vectors,
-            n_neighbors=params.n_neighbors,
-            random_state=params.random_state,
-            start=topics.embedding_,  # warm start: a fraction of the epochs, no spectral init
-        )
-        if params.make_map
-        else topics.embedding_[:, :2]
-    )
+    coordinates = _map(graph, data.vectors, topics, params)
     progress("map", 1, 1)
 
     current = {label: {int(data.ids[row]) for row in rows} for label, rows in central.items()}
@@ -177,6 +179,29 @@ def _compute(
         levels=levels,
         min_cluster_size=topics.min_cluster_size_,
         level_scores=topics.scores_,
+        topic_sample=len(topics.rows_) if isinstance(topics, SampledTopics) else None,
+    )
+
+
+def _map(
+    graph: KnnGraph,
+    vectors: npt.NDArray[np.float32],
+    topics: TopicClusterer | SampledTopics,
+    params: ClusterParams,
+) -> npt.NDArray[np.float32]:
+    """The 2-D map, warm-started from the topics' own UMAP (a fraction of the epochs)."""
+    if isinstance(topics, SampledTopics):
+        if not params.make_map:
+            return np.zeros((len(vectors), 2), dtype=np.float32)
+        return topics.map(vectors, n_neighbors=params.n_neighbors, random_state=params.random_state)
+    if not params.make_map:
+        return topics.embedding_[:, :2]
+    return map_2d(
+        graph,
+        vectors,
+        n_neighbors=params.n_neighbors,
+        random_state=params.random_state,
+        start=topics.embedding_,
     )
 
 

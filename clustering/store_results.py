@@ -52,6 +52,7 @@ class RunResult:
     levels: list[LevelResult] = field(default_factory=list)  # coarse topics, finest first
     min_cluster_size: int | None = None  # the topic level's, as chosen or given
     level_scores: dict[int, float] = field(default_factory=dict)  # candidate size -> coherence
+    topic_sample: int | None = None  # questions the topics were fitted on, when sampled
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,7 @@ def write_run(
             "level_scores": {
                 str(size): round(score, 6) for size, score in result.level_scores.items()
             },
+            "fitted_on_sample": result.topic_sample,
         }
         run.changes = {
             "gone": result.tracking.gone,

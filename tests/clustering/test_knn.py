@@ -34,3 +34,23 @@ def test_the_corpus_index_keyed_by_question_ids_gives_the_same_graph() -> None:
 
 def test_k_is_capped_at_the_number_of_points() -> None:
     assert knn_graph(clustered_unit_vectors(4, 8, 2), 16).k == 4
+
+
+def test_over_an_ivf_index_the_graph_visits_fewer_lists_and_gives_them_back() -> None:
+    import faiss
+
+    from clustering.knn import GRAPH_NPROBE
+
+    vectors = clustered_unit_vectors(6_000, 32, 40)
+    index = build_index(vectors, np.arange(6_000, dtype=np.int64), "IVF256,Flat")
+    ivf = faiss.extract_index_ivf(index)
+    ivf.nprobe = 64
+    seen: list[int] = []
+    real_search = index.search
+    index.search = lambda q, k: seen.append(ivf.nprobe) or real_search(q, k)
+    graph = knn_graph(vectors, 10, index=index, ids=np.arange(6_000, dtype=np.int64))
+    assert set(seen) == {GRAPH_NPROBE}
+    assert ivf.nprobe == 64
+    exact = brute_force(vectors, vectors, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(graph.indices, exact, strict=True)])
+    assert recall >= 0.95  # 1.00 measured

@@ -112,3 +112,15 @@ def test_short_programming_names_survive() -> None:
     keywords = ctfidf_keywords(texts, np.array([0, 0, 1, 1, 2, 2]), top_n=2)
     assert keywords[0][0] == "c#"
     assert keywords[1][0] == "c++"
+
+
+def test_names_of_a_huge_corpus_count_a_share_of_every_cluster() -> None:
+    from clustering.naming import MIN_NAMING_TEXTS, naming_sample
+
+    labels = np.concatenate([np.zeros(9_000), np.ones(300), np.full(30, 2), np.full(70, -1)])
+    rows = naming_sample(labels.astype(np.int64), cap=1_000)
+    counts = np.bincount(labels[rows].astype(np.int64))
+    assert list(counts) == [965, MIN_NAMING_TEXTS, 30]  # its share, at least 50, or all
+    assert np.all(np.diff(rows) > 0)
+    np.testing.assert_array_equal(naming_sample(labels.astype(np.int64), cap=1_000), rows)
+    assert len(naming_sample(labels.astype(np.int64), cap=20_000)) == 9_330
