@@ -40,6 +40,7 @@ SMALLEST_SHARE = 20_000  # at n questions, sizes from n / this (a million: from 
 LARGEST_SHARE = 10  # ... to n / this
 GRANULARITY_STEPS = 2  # "finer" and "coarser" move this many sizes along the grid
 MAX_MIN_SAMPLES = 25
+CATCH_ALL_SHARE = 0.5  # a level whose largest topic holds more of the corpus is passed over
 SILHOUETTE_SAMPLE = 2_000  # same picks as 4,000 on the five sets, a quarter of the work
 
 
@@ -85,6 +86,31 @@ class CoherenceScorer:
             self.distances[np.ix_(inside, inside)], sampled[inside], metric="precomputed"
         )
         return float(score) * float((labels >= 0).mean())
+
+
+def largest_share(labels: Labels) -> float:
+    """The share of all questions in the largest cluster."""
+    clustered = labels[labels >= 0]
+    return float(np.bincount(clustered).max() / len(labels)) if len(clustered) else 0.0
+
+
+def pick_level(
+    scores: dict[int, float], largest: dict[int, float], granularity: Granularity = "auto"
+) -> int:
+    """The candidate size with the best coherence among those without a catch-all topic
+    (more than `CATCH_ALL_SHARE` of the corpus), moved `GRANULARITY_STEPS` along them for
+    "finer" or "coarser"; when every candidate has a catch-all, among all of them.
+
+    On 100,000 varied questions of six sources the three coarsest candidates (3 to 7 topics,
+    the largest 53% to 64% of the corpus) scored best, 0.05 against 0.01 for 99 topics, and
+    matched the labels worst (V-measure 0.16 to 0.29 against 0.78): a silhouette of two or
+    three huge topics says they differ, not that they are topics.
+    """
+    sizes = sorted(scores)
+    eligible = [size for size in sizes if largest[size] <= CATCH_ALL_SHARE] or sizes
+    best = max(range(len(eligible)), key=lambda i: (scores[eligible[i]], -i))
+    step = {"finer": -GRANULARITY_STEPS, "auto": 0, "coarser": GRANULARITY_STEPS}
+    return eligible[min(max(best + step[granularity], 0), len(eligible) - 1)]
 
 
 def default_min_cluster_size(n_questions: int) -> int:
@@ -214,21 +240,20 @@ class TopicClusterer:
         return self
 
     def _choose_level(self, vectors: Floats) -> None:
-        """HDBSCAN at each candidate size; keep the most coherent (moved along the grid by the
-        granularity asked for)."""
+        """HDBSCAN at each candidate size; keep the most coherent that is no catch-all (moved
+        along the grid by the granularity asked for)."""
         sizes = candidate_sizes(len(vectors))
         found = {size: self._hdbscan(self.embedding_, size) for size in sizes}
         scorer = CoherenceScorer(vectors)
         self.scores_ = {size: scorer.score(labels) for size, (labels, _) in found.items()}
-        best = max(range(len(sizes)), key=lambda i: (self.scores_[sizes[i]], -i))
-        step = {"finer": -GRANULARITY_STEPS, "auto": 0, "coarser": GRANULARITY_STEPS}
-        chosen = sizes[min(max(best + step[self.granularity], 0), len(sizes) - 1)]
+        largest = {size: largest_share(labels) for size, (labels, _) in found.items()}
+        chosen = pick_level(self.scores_, largest, self.granularity)
         self.min_cluster_size_ = chosen
         self.labels_, self.probabilities_ = found[chosen]
         logger.info(
-            "topic level: coherence by smallest topic %s; chose %d (%s)",
-            {size: round(score, 3) for size, score in self.scores_.items()}, chosen,
-            self.granularity,
+            "topic level: coherence by smallest topic %s; largest topic's share %s; chose %d (%s)",
+            {size: round(score, 3) for size, score in self.scores_.items()},
+            {size: round(share, 2) for size, share in largest.items()}, chosen, self.granularity,
         )  # fmt: skip
 
     def _hdbscan(self, points: Floats, min_cluster_size: int) -> tuple[Labels, Floats]:

@@ -15,7 +15,13 @@ from clustering.errors import ParameterError
 from clustering.knn import knn_graph
 from clustering.params import ClusterParams
 from clustering.pipeline import run_clustering
-from clustering.topics import TopicClusterer, candidate_sizes, coherence
+from clustering.topics import (
+    TopicClusterer,
+    candidate_sizes,
+    coherence,
+    largest_share,
+    pick_level,
+)
 from db.cluster_queries import latest_run, run_memberships
 from db.models import Question
 from db.queries import get_corpus
@@ -39,6 +45,17 @@ def test_candidate_sizes_grow_with_the_corpus() -> None:
     assert min(candidate_sizes(1_000_000)) == 50  # no 3-question topics among a million
     assert max(candidate_sizes(1_000_000)) == 5000
     assert max(candidate_sizes(20_000)) <= 2000
+
+
+def test_a_level_with_a_catch_all_topic_is_passed_over() -> None:
+    scores = {5: 0.01, 25: 0.03, 100: 0.02, 1000: 0.06, 5000: 0.09}
+    largest = {5: 0.01, 25: 0.05, 100: 0.05, 1000: 0.53, 5000: 0.64}
+    assert pick_level(scores, largest) == 25
+    assert pick_level(scores, largest, "coarser") == 100  # along the levels left
+    assert pick_level(scores, largest, "finer") == 5
+    every_one = dict.fromkeys(scores, 0.9)
+    assert pick_level(scores, every_one) == 5000  # nothing else to choose from
+    assert largest_share(np.array([0, 0, 0, 1, -1, -1])) == 0.5
 
 
 def test_coherence_rewards_clean_clusters_and_coverage() -> None:
