@@ -343,20 +343,30 @@ class Service:
 
     def nearest_clusters(self, corpus: str, key: int) -> list[tuple[int, float]]:
         """The latest run's other clusters, most similar first (cosine of their most central
-        questions): the likely targets of a merge."""
-        state = self.state(corpus)
-        if state.run_id is None:
-            return []
+        questions): the likely targets of a merge. Read from the stored vectors alone: no
+        model and no index is loaded (building the searcher for this took 5 of the Clusters
+        page's 9 s first open at a million questions)."""
+        from db.vectors import vectors_of
+        from indexer.corpus_index import locate_corpus
+
         with self.sessions() as session:
+            run = latest_run(session, get_corpus(session, corpus).id)
+            if run is None:
+                return []
             rows = session.execute(
                 select(Cluster.key, Cluster.representative_id).where(
-                    Cluster.run_id == state.run_id,
+                    Cluster.run_id == run.id,
                     Cluster.level == 0,
                     Cluster.representative_id.is_not(None),
                 )
             ).all()
         by_question = {int(question): int(cluster) for cluster, question in rows if question}
-        ids, vectors = state.searcher.vectors_of(sorted(by_question))
+        location = locate_corpus(self.sessions, self.settings, corpus)
+        with self.sessions() as session:
+            ids, vectors = vectors_of(
+                session, location.corpus_id, location.encoder_id, sorted(by_question),
+                dimension=location.dimension, dtype=location.dtype,
+            )  # fmt: skip
         keys = [by_question[int(question)] for question in ids]
         if key not in keys:
             return []
