@@ -275,7 +275,11 @@ class ClusterMember(Base):
     nearest_similarity: Mapped[float | None] = mapped_column(Float)
     placed: Mapped[bool] = mapped_column(Boolean, default=False)
 
-    __table_args__ = (Index("ix_cluster_member_run_key", "run_id", "cluster_key"),)
+    __table_args__ = (
+        Index("ix_cluster_member_run_key", "run_id", "cluster_key"),
+        Index("ix_cluster_member_run_group", "run_id", "group_id"),
+        Index("ix_cluster_member_run_placed", "run_id", "placed", "cluster_key"),
+    )
 
 
 def _value_enum(kind: type[enum.StrEnum]) -> Enum:
