@@ -13,15 +13,13 @@ cosine 0.9 or more, in 12 s against 55 s at the search's 79.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from indexer.index import build_index, choose_factory, search
+from indexer.index import build_index, choose_factory, limited_nprobe, search
 
 _SEARCH_CHUNK = 16_384
 GRAPH_NPROBE = 16
@@ -63,7 +61,7 @@ def knn_graph(
         index = build_index(vectors, positions, choose_factory(n, exact_max=exact_max))
     found_ids = np.empty((n, k), dtype=np.int64)
     found_sims = np.empty((n, k), dtype=np.float32)
-    with graph_nprobe(index):
+    with limited_nprobe(index, GRAPH_NPROBE):
         for start in range(0, n, _SEARCH_CHUNK):
             stop = min(start + _SEARCH_CHUNK, n)
             sims, hits = search(index, vectors[start:stop], k)
@@ -74,25 +72,6 @@ def knn_graph(
         valid[valid] &= ids[rows[valid]] == found_ids[valid]
         found_ids = np.where(valid, rows, -1)
     return _self_first(found_ids, found_sims)
-
-
-@contextmanager
-def graph_nprobe(index: Any, nprobe: int = GRAPH_NPROBE) -> Iterator[None]:
-    """An IVF index visits at most `nprobe` lists per point while the graph is built; its own
-    setting comes back after (the index may be the corpus's, shared with search)."""
-    import faiss
-
-    try:
-        ivf = faiss.extract_index_ivf(index)
-    except RuntimeError:  # not an IVF index: exact, nothing to set
-        yield
-        return
-    before = ivf.nprobe
-    ivf.nprobe = min(before, nprobe)
-    try:
-        yield
-    finally:
-        ivf.nprobe = before
 
 
 def _self_first(indices: npt.NDArray[np.int64], similarities: npt.NDArray[np.float32]) -> KnnGraph:

@@ -179,6 +179,34 @@ def vector_ids(session: Session, corpus_id: int, encoder_id: int) -> Ids:
     return np.asarray(found, dtype=np.int64)
 
 
+def sample_vector_ids(
+    session: Session, corpus_id: int, encoder_id: int, count: int, *, seed: int = 0
+) -> list[int]:
+    """About `count` distinct ids of stored vectors, ascending: for each of `count` seeded
+    points of the id range, the first stored id at or after it (one index seek each, however
+    many vectors there are). Ids after a gap are a little likelier; a sample for a queue, not
+    a statistic."""
+    where = (QuestionVector.corpus_id == corpus_id, QuestionVector.encoder_id == encoder_id)
+    low, high = session.execute(
+        select(func.min(QuestionVector.question_id), func.max(QuestionVector.question_id)).where(
+            *where
+        )
+    ).one()
+    if low is None:
+        return []
+    points = np.random.default_rng(seed).integers(int(low), int(high) + 1, size=count)
+    found = {
+        session.scalar(
+            select(QuestionVector.question_id)
+            .where(*where, QuestionVector.question_id >= int(point))
+            .order_by(QuestionVector.question_id)
+            .limit(1)
+        )
+        for point in points
+    }
+    return sorted(int(question_id) for question_id in found if question_id is not None)
+
+
 def iter_vectors(
     session: Session,
     corpus_id: int,

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -211,3 +213,23 @@ def search(
     k = max(1, min(k, int(index.ntotal) or 1))
     scores, ids = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
     return scores, ids
+
+
+@contextmanager
+def limited_nprobe(index: Any, nprobe: int) -> Iterator[None]:
+    """An IVF index visits at most `nprobe` lists per query inside the block, for work that
+    needs only each query's closest neighbours (a kNN graph, a labelling queue); its own
+    setting comes back after, since the index may be the corpus's, shared with search."""
+    import faiss
+
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except RuntimeError:  # not an IVF index: exact, nothing to set
+        yield
+        return
+    before = ivf.nprobe
+    ivf.nprobe = min(before, nprobe)
+    try:
+        yield
+    finally:
+        ivf.nprobe = before

@@ -16,7 +16,7 @@ from db.errors import QclustError
 from db.queries import question_texts, questions_by_id
 from db.session import open_database
 from db.settings import Settings
-from db.vectors import vector_ids, vectors_of
+from db.vectors import sample_vector_ids, vector_ids, vectors_of
 from indexer.calibration import probability
 from indexer.corpus_index import CorpusLocation, locate_corpus, open_index
 from indexer.encoder import Encoder, EncoderSpec
@@ -125,6 +125,13 @@ class CorpusSearcher:
     def vector_ids(self) -> npt.NDArray[np.int64]:
         with self.sessions() as session:
             return vector_ids(session, self.corpus_id, self.location.encoder_id)
+
+    def sample_vector_ids(self, count: int, *, seed: int = 0) -> list[int]:
+        """About `count` ids of stored vectors, without reading them all."""
+        with self.sessions() as session:
+            return sample_vector_ids(
+                session, self.corpus_id, self.location.encoder_id, count, seed=seed
+            )
 
     def vectors_of(
         self, ids: Sequence[int]

@@ -72,3 +72,22 @@ def test_selection_pairs_stay_within_the_chosen_questions(searcher: CorpusSearch
     assert done.isdisjoint({(p.first_id, p.second_id) for p in rest})
     assert selection_pairs(searcher, chosen[:1], set(), threshold=0.6) == []
     assert len(selection_pairs(searcher, ids, set(), threshold=0.6, limit=3, most=3)) == 3
+
+
+def test_a_large_corpus_is_sampled_without_reading_every_id(
+    searcher: CorpusSearcher, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import indexer.label_queue
+
+    every = searcher.vector_ids().tolist()
+    sampled = searcher.sample_vector_ids(5, seed=0)
+    assert sampled == searcher.sample_vector_ids(5, seed=0)  # seeded
+    assert 1 <= len(sampled) <= 5
+    assert sampled == sorted(set(sampled))
+    assert set(sampled) <= set(every)
+    assert set(searcher.sample_vector_ids(200, seed=1)) == set(every)  # enough points: all
+
+    monkeypatch.setattr(indexer.label_queue, "ALL_IDS_MAX", 4)
+    monkeypatch.setattr(searcher, "vector_ids", lambda: pytest.fail("read every id"))
+    pairs = candidate_pairs(searcher, set(), threshold=0.6, limit=50, sample=200, neighbours=7)
+    assert len(pairs) == len(QUESTIONS) * (len(QUESTIONS) - 1) // 2
