@@ -5,6 +5,7 @@ how to install it."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Iterator
@@ -190,10 +191,17 @@ def test_a_ray_ingest_killed_midway_resumes(
 
     path = _questions_file(tmp_path)
     settings = _postgres(tmp_path, postgres_schema_url)
-    env = settings_env(settings) | {
-        "QCLUST_ENCODE_CHUNK_ROWS": "50",
-        "QCLUST_FAULT_AT": "encode:wrote-vectors:2",
-    }
+    # ray.init() turned on token auth in this process's environment (RAY_AUTH_MODE=token); a
+    # child forked from a server started before it would lack that, and be refused.
+    ray_env = {name: value for name, value in os.environ.items() if name.startswith("RAY_")}
+    env = (
+        settings_env(settings)
+        | ray_env
+        | {
+            "QCLUST_ENCODE_CHUNK_ROWS": "50",
+            "QCLUST_FAULT_AT": "encode:wrote-vectors:2",
+        }
+    )
     argv = ["ingest", str(path), "-c", "demo", "--text-column", "question", "--id-column", "id",
             "-q", "--engine", "ray", "--address", ray_address]  # fmt: skip
     child = run_qclust(argv, env, tmp_path / "killed.log", timeout=120)
