@@ -70,6 +70,17 @@ class RayNotInstalledError(QclustError):
         super().__init__(f"the Ray engine needs Ray, which is not installed: {INSTALL_RAY}")
 
 
+class RayConnectionError(QclustError):
+    def __init__(self, address: str | None, cause: Exception) -> None:
+        reason = (str(cause).strip().splitlines() or [type(cause).__name__])[-1]
+        super().__init__(
+            f"cannot connect to the Ray cluster at {address or 'a new local cluster'}: {reason}. "
+            "Nothing was stored. Is the cluster running (ray status)? A cluster with token "
+            "authentication (Ray's default for new clusters) needs RAY_AUTH_MODE=token here "
+            "and its token in ~/.ray/auth_token or RAY_AUTH_TOKEN."
+        )
+
+
 @dataclass
 class RayIngestReport(IngestReport):
     """The whole job's counts (an `IngestReport`), with each file's own in `files`."""
@@ -100,8 +111,11 @@ def ray_cluster(address: str | None) -> Iterator[ModuleType]:
     if ray.is_initialized():
         yield ray
         return
-    ray.init(address=address, include_dashboard=False, log_to_driver=False,
-             logging_level=logging.WARNING)  # fmt: skip
+    try:
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.WARNING)  # fmt: skip
+    except ConnectionError as exc:  # nothing is stored yet: say why and how to fix it
+        raise RayConnectionError(address, exc) from exc
     try:
         yield ray
     finally:

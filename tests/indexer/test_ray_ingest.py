@@ -264,3 +264,30 @@ def test_without_ray_the_command_says_how_to_install_it(
     assert exited.value.code == 1
     assert "pip install 'qclust[ray]'" in stderr
     assert "Traceback" not in stderr
+
+
+def test_a_cluster_that_cannot_be_reached_is_named_and_nothing_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ray retries for minutes before it gives up; a stand-in Ray that refuses at once checks
+    what qclust says then."""
+    import types
+
+    from indexer.ray_ingest import RayConnectionError, ingest_files_ray
+
+    def refuse(**_: Any) -> None:
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.9:6379")
+
+    fake = types.ModuleType("ray")
+    fake.is_initialized = lambda: False  # type: ignore[attr-defined]
+    fake.init = refuse  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "ray", fake)
+    monkeypatch.setitem(sys.modules, "ray.data", types.ModuleType("ray.data"))
+    settings = _sqlite(tmp_path, "unreachable")
+    sessions = open_database(settings.resolved_database_url)
+    with pytest.raises(RayConnectionError, match="10.0.0.9:6379.*RAY_AUTH_MODE=token"):
+        ingest_files_ray(
+            [_questions_file(tmp_path)], "demo", settings=settings, sessions=sessions,
+            address="10.0.0.9:6379", **COLUMNS,  # type: ignore[arg-type]
+        )  # fmt: skip
+    assert _questions(sessions) == []
