@@ -13,15 +13,16 @@ questions cluster this way in about 11 minutes on two cores (BENCHMARKS.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from clustering.knn import KnnGraph, knn_graph
+from clustering.knn import GRAPH_NPROBE, KnnGraph, knn_graph
 from clustering.mapping import map_2d
 from clustering.placement import place_all
 from clustering.topics import TopicClusterer
-from indexer.index import EXACT_FACTORY, build_index, choose_factory, search
+from indexer.index import build_index, choose_factory, limited_nprobe, search
 
 Labels = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float32]
@@ -29,9 +30,6 @@ DEFAULT_SAMPLE = 100_000
 MIN_SAMPLE = 100  # below this a sample says little about a corpus's topics
 PLACEMENT_NEIGHBOURS = 15
 PLACEMENT_MIN_SIMILARITY = 0.5  # as for questions ingested between runs (clustering.assign)
-# Lists of the sample's IVF index visited per placed question: as for the kNN graph (see
-# clustering.knn), a vote needs the closest neighbours, and they sit in the nearest lists.
-PLACEMENT_NPROBE = 16
 _PLACE_CHUNK = 65_536
 EXACT_SAMPLE_MAX = 20_000  # smaller samples are searched exactly
 
@@ -75,10 +73,15 @@ class SampledTopics:
         n = len(vectors)
         self.rows_ = sample_rows(n, self.sample_size, self.seed)
         fitted = np.ascontiguousarray(vectors[self.rows_])
-        self._graph = knn_graph(fitted, self.knn_k, exact_max=EXACT_SAMPLE_MAX)
+        # One index over the sample serves its kNN graph and the placement of the rest.
+        positions = np.arange(len(fitted), dtype=np.int64)
+        index = build_index(
+            fitted, positions, choose_factory(len(fitted), exact_max=EXACT_SAMPLE_MAX)
+        )
+        self._graph = knn_graph(fitted, self.knn_k, index=index)
         self.clusterer.fit(self._graph, fitted)
         rest = self._rest(n)
-        self._hits, self._sims = _nearest_in_sample(fitted, vectors, rest, PLACEMENT_NEIGHBOURS)
+        self._hits, self._sims = _nearest_in_sample(index, vectors, rest, PLACEMENT_NEIGHBOURS)
         sample_labels = self.clusterer.labels_
         neighbour_labels = np.where(self._hits >= 0, sample_labels[np.maximum(self._hits, 0)], -1)
         placed = place_all(
@@ -118,21 +121,17 @@ class SampledTopics:
 
 
 def _nearest_in_sample(
-    fitted: Floats, vectors: Floats, rest: npt.NDArray[np.int64], k: int
+    index: Any, vectors: Floats, rest: npt.NDArray[np.int64], k: int
 ) -> tuple[npt.NDArray[np.int64], Floats]:
-    """The `k` most similar fitted rows (positions in `fitted`) of each row in `rest`."""
-    import faiss
-
-    factory = choose_factory(len(fitted), exact_max=EXACT_SAMPLE_MAX)
-    index = build_index(fitted, np.arange(len(fitted), dtype=np.int64), factory)
-    if factory != EXACT_FACTORY:
-        ivf = faiss.extract_index_ivf(index)
-        ivf.nprobe = min(ivf.nlist, PLACEMENT_NPROBE)
+    """The `k` most similar fitted rows (positions in the sample's `index`) of each row in
+    `rest`, at the kNN graph's lists: a vote needs the closest neighbours, which sit in the
+    nearest lists."""
     hits = np.empty((len(rest), k), dtype=np.int64)
     sims = np.empty((len(rest), k), dtype=np.float32)
-    for start in range(0, len(rest), _PLACE_CHUNK):
-        chunk = rest[start : start + _PLACE_CHUNK]
-        sims[start : start + len(chunk)], hits[start : start + len(chunk)] = search(
-            index, vectors[chunk], k
-        )
+    with limited_nprobe(index, GRAPH_NPROBE):
+        for start in range(0, len(rest), _PLACE_CHUNK):
+            chunk = rest[start : start + _PLACE_CHUNK]
+            sims[start : start + len(chunk)], hits[start : start + len(chunk)] = search(
+                index, vectors[chunk], k
+            )
     return hits, sims
