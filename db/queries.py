@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from db.changes import note_change
 from db.errors import CorpusNotFoundError
-from db.models import Corpus, Encoder, IngestRun, Question, QuestionVector
+from db.models import Corpus, Encoder, IngestRun, Question, QuestionVector, utcnow
 
 IN_CHUNK = 900  # ids per IN (...): stays under SQLite's bound-parameter limit
 
@@ -108,6 +108,28 @@ def insert_questions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     """Bulk insert: one executemany, no ORM objects (ingest speed depends on it)."""
     if rows:
         session.execute(insert(Question), list(rows))
+
+
+def copy_questions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
+    """`insert_questions` with PostgreSQL's COPY; other databases get the same executemany."""
+    if not rows:
+        return
+    if session.get_bind().dialect.name != "postgresql":
+        session.execute(insert(Question), list(rows))
+        return
+    raw: Any = session.connection().connection.driver_connection  # inside this transaction
+    now = utcnow()
+    statement = (
+        f"COPY {Question.__tablename__} (corpus_id, text, text_hash, external_id, meta, "
+        "created_at) FROM STDIN (FORMAT BINARY)"
+    )
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:
+        copy.set_types(["int4", "text", "varchar", "varchar", "jsonb", "timestamptz"])
+        for row in rows:
+            copy.write_row(
+                (row["corpus_id"], row["text"], row["text_hash"], row["external_id"],
+                 row["meta"], now)
+            )  # fmt: skip
 
 
 def question_texts(session: Session, ids: Iterable[int]) -> dict[int, str]:

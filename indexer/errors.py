@@ -34,3 +34,11 @@ class NotEncodedError(QclustError):
 
 class InvalidQuestionError(QclustError):
     """A query or question that breaks the rules stored questions follow (too long, NUL)."""
+
+
+INSTALL_RAY = "pip install 'qclust[ray]'"
+
+
+class RayNotInstalledError(QclustError):
+    def __init__(self) -> None:
+        super().__init__(f"the Ray engine needs Ray, which is not installed: {INSTALL_RAY}")

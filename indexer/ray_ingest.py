@@ -28,16 +28,16 @@ from types import ModuleType
 from typing import Any
 
 import numpy as np
-from sqlalchemy import insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import QclustError
 from db.faults import fault_point
 from db.locks import WriteLock
-from db.models import Question, utcnow
+from db.queries import copy_questions
 from db.settings import Settings
 from db.vectors import copy_vectors, count_unencoded, unencoded_span
 from indexer.encoder import Encoder
+from indexer.errors import RayNotInstalledError
 from indexer.ingest import (
     IngestReport,
     IngestTarget,
@@ -60,14 +60,8 @@ from indexer.validation import Rejection
 
 logger = logging.getLogger(__name__)
 
-INSTALL_RAY = "pip install 'qclust[ray]'"
 STORE_BATCH_ROWS = 10_000
 _MAX_RANGE_BLOCKS = 1_000
-
-
-class RayNotInstalledError(QclustError):
-    def __init__(self) -> None:
-        super().__init__(f"the Ray engine needs Ray, which is not installed: {INSTALL_RAY}")
 
 
 class RayConnectionError(QclustError):
@@ -243,28 +237,6 @@ def _add_summary(
         target.rejection_reasons.update(reasons)
         target.rejections.extend(rejections)
     del report.rejections[50:]  # as many as one file keeps; each file's are in `files`
-
-
-def copy_questions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """`insert_questions` with PostgreSQL's COPY; other databases get the same executemany."""
-    if not rows:
-        return
-    if session.get_bind().dialect.name != "postgresql":
-        session.execute(insert(Question), list(rows))
-        return
-    raw: Any = session.connection().connection.driver_connection  # inside this transaction
-    now = utcnow()
-    statement = (
-        f"COPY {Question.__tablename__} (corpus_id, text, text_hash, external_id, meta, "
-        "created_at) FROM STDIN (FORMAT BINARY)"
-    )
-    with raw.cursor() as cursor, cursor.copy(statement) as copy:
-        copy.set_types(["int4", "text", "varchar", "varchar", "jsonb", "timestamptz"])
-        for row in rows:
-            copy.write_row(
-                (row["corpus_id"], row["text"], row["text_hash"], row["external_id"],
-                 row["meta"], now)
-            )  # fmt: skip
 
 
 def _encode_pending(

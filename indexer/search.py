@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -93,13 +94,12 @@ class CorpusSearcher:
         self.calibration = (
             (calibration.knots_x, calibration.knots_y) if calibration is not None else None
         )
-        if encoder is None or encoder.spec != location.spec:
-            encoder = (
-                encoders(location.spec)
-                if encoders is not None
-                else Encoder(location.spec, device=settings.device, batch_size=settings.batch_size)
-            )
-        self.encoder = encoder
+        # The model loads when a text first needs encoding: the Labelling and Clusters pages
+        # read stored vectors only, and at a million questions the load was a third of the
+        # Labelling page's first open.
+        self._encoder = encoder if encoder is not None and encoder.spec == location.spec else None
+        self._encoders = encoders
+        self._encoder_lock = threading.Lock()
         self.location = location
         if location.not_encoded:
             logger.warning("%s", location.not_encoded_message())
@@ -112,6 +112,19 @@ class CorpusSearcher:
         else:
             index = open_index(sessions, location, exact_max=settings.exact_index_max)
             self.index = to_search_device(index, settings.ngpu)
+
+    @property
+    def encoder(self) -> Encoder:
+        """The corpus's model, loaded on first use (a model that fails to load says so then)."""
+        with self._encoder_lock:
+            if self._encoder is None:
+                spec, settings = self.location.spec, self.settings
+                self._encoder = (
+                    self._encoders(spec)
+                    if self._encoders is not None
+                    else Encoder(spec, device=settings.device, batch_size=settings.batch_size)
+                )
+            return self._encoder
 
     @property
     def size(self) -> int:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from db.session import open_database
 from db.settings import Settings
-from indexer.encoder import Encoder
+from indexer.encoder import Encoder, EncoderSpec
 from indexer.ingest import ingest_file
 from indexer.label_queue import candidate_pairs, selection_pairs
 from indexer.search import CorpusSearcher, open_searcher
@@ -91,3 +92,25 @@ def test_a_large_corpus_is_sampled_without_reading_every_id(
     monkeypatch.setattr(searcher, "vector_ids", lambda: pytest.fail("read every id"))
     pairs = candidate_pairs(searcher, set(), threshold=0.6, limit=50, sample=200, neighbours=7)
     assert len(pairs) == len(QUESTIONS) * (len(QUESTIONS) - 1) // 2
+
+
+def test_the_queue_needs_no_model(
+    sqlite_settings: Settings, default_encoder: Encoder, tmp_path: Path
+) -> None:
+    """It pairs stored vectors: a Labelling page opens without loading the corpus's model."""
+    csv = write_csv(tmp_path / "q.csv", [{"question": text} for text in QUESTIONS])
+    ingest_file(
+        csv, "support", settings=sqlite_settings, text_column="question", encoder=default_encoder
+    )
+
+    def refused(spec: EncoderSpec) -> Encoder:
+        raise AssertionError(f"the queue loaded {spec.model}")
+
+    sessions = open_database(sqlite_settings.resolved_database_url)
+    unloaded = CorpusSearcher(
+        "support", settings=sqlite_settings, sessions=sessions, encoders=refused
+    )
+    loaded = open_searcher("support", settings=sqlite_settings, encoder=default_encoder)
+    assert candidate_pairs(unloaded, set(), threshold=0.6, limit=10) == candidate_pairs(
+        loaded, set(), threshold=0.6, limit=10
+    )

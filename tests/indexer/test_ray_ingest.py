@@ -152,8 +152,8 @@ def test_the_bulk_writers_fall_back_to_inserts_on_sqlite(
     tmp_path: Path, default_encoder: Encoder
 ) -> None:
     """The Ray engine's writers on SQLite (no COPY there): the local path's inserts."""
+    from db.queries import copy_questions
     from db.vectors import copy_vectors
-    from indexer.ray_ingest import copy_questions
 
     settings = _sqlite(tmp_path, "copy")
     sessions = open_database(settings.resolved_database_url)

@@ -9,8 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from db.queries import set_duplicate_threshold
 from db.settings import Settings
-from indexer.encoder import Encoder
-from indexer.errors import EmptyQueryError
+from indexer.encoder import Encoder, EncoderSpec
+from indexer.errors import EmptyQueryError, ModelLoadError
 from indexer.ingest import ingest_file
 from indexer.search import CorpusSearcher, open_searcher, verdict_for
 from tests.conftest import DEMO_QUESTIONS, write_csv
@@ -103,3 +103,41 @@ def test_demo_paraphrase_groups_find_each_other(
     print(f"{found}/{len(groups)} paraphrase groups found in the top 3 ({rate:.1%})")
     assert len(groups) >= 150
     assert rate >= 0.90
+
+
+def test_the_model_loads_at_the_first_search_and_only_once(
+    tmp_path: Path, settings: Settings, sessions: sessionmaker[Session], default_encoder: Encoder
+) -> None:
+    path = write_csv(tmp_path / "q.csv", [{"question": q} for q in QUESTIONS])
+    ingest_file(path, "support", settings=settings, sessions=sessions, encoder=default_encoder)
+    asked: list[EncoderSpec] = []
+
+    def encoders(spec: EncoderSpec) -> Encoder:
+        asked.append(spec)
+        return default_encoder
+
+    searcher = CorpusSearcher("support", settings=settings, sessions=sessions, encoders=encoders)
+    assert searcher.size == len(QUESTIONS)
+    assert asked == []
+    searcher.search("password reset")
+    searcher.search("invoices")
+    assert asked == [searcher.location.spec]
+
+
+def test_a_model_that_cannot_load_fails_the_search_not_the_stored_vectors(
+    tmp_path: Path, settings: Settings, sessions: sessionmaker[Session], default_encoder: Encoder
+) -> None:
+    path = write_csv(tmp_path / "q.csv", [{"question": q} for q in QUESTIONS])
+    ingest_file(path, "support", settings=settings, sessions=sessions, encoder=default_encoder)
+
+    def gone(spec: EncoderSpec) -> Encoder:
+        raise ModelLoadError(f"no model folder at {spec.model}")
+
+    searcher = CorpusSearcher("support", settings=settings, sessions=sessions, encoders=gone)
+    ids, vectors = searcher.vectors_of(searcher.vector_ids().tolist())
+    assert len(ids) == len(QUESTIONS)
+    assert vectors.shape[0] == len(QUESTIONS)
+    with pytest.raises(ModelLoadError, match="no model folder"):
+        searcher.search("password reset")
+    with pytest.raises(ModelLoadError):  # not cached as loaded: the next search says so again
+        searcher.search("password reset")
