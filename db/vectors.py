@@ -16,13 +16,18 @@ from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from db.errors import StoredVectorError
-from db.models import Corpus, Question, QuestionVector
+from db.models import Corpus, Encoder, Question, QuestionVector
 from db.queries import IN_CHUNK
 
 VectorDtype = Literal["float32", "float16"]
 Ids = npt.NDArray[np.int64]
 Matrix = npt.NDArray[np.float32]
 READ_CHUNK = 20_000
+
+
+def stored_dtype(encoder: Encoder) -> VectorDtype:
+    """How this encoder's vectors are stored (its row's `vector_dtype`)."""
+    return "float16" if encoder.vector_dtype == "float16" else "float32"
 
 
 def _wire_dtype(dtype: VectorDtype) -> np.dtype[np.floating]:

@@ -28,6 +28,7 @@ from db.vectors import (
     corpus_revision,
     count_vectors,
     read_all_vectors,
+    stored_dtype,
     vector_ids,
     vectors_of,
 )
@@ -119,7 +120,7 @@ def _read_location(session: Session, settings: Settings, name: str) -> CorpusLoc
         encoder_id=row.id,
         spec=EncoderSpec(row.model, row.normalize, row.prompt, row.truncate_dim),
         dimension=row.dimension,
-        dtype="float16" if row.vector_dtype == "float16" else "float32",
+        dtype=stored_dtype(row),
         threshold=settings.threshold_for(corpus.duplicate_threshold),
         question_count=count_questions(session, corpus.id),
         vector_count=count_vectors(session, corpus.id, row.id),

@@ -35,7 +35,13 @@ from db.queries import existing_hashes, insert_questions
 from db.runs import close_abandoned_runs, owner_fields, run_heartbeat
 from db.session import open_database
 from db.settings import Settings
-from db.vectors import VectorDtype, count_unencoded, unencoded_questions, write_vectors
+from db.vectors import (
+    VectorDtype,
+    count_unencoded,
+    stored_dtype,
+    unencoded_questions,
+    write_vectors,
+)
 from indexer.corpus_index import locate_corpus, open_index
 from indexer.encoder import Encoder, EncoderSpec
 from indexer.index import index_kind
@@ -226,7 +232,7 @@ class IngestTarget:
             )
             if corpus is not None and self.row is not None:
                 self.corpus_id, self.encoder_id = corpus.id, self.row.id
-                self.dtype = "float16" if self.row.vector_dtype == "float16" else "float32"
+                self.dtype = stored_dtype(self.row)
 
     def load(self, given: Encoder | None) -> None:
         row, settings = self.row, self.settings

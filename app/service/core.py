@@ -346,12 +346,12 @@ class Service:
         questions): the likely targets of a merge. Read from the stored vectors alone: no
         model and no index is loaded (building the searcher for this took 5 of the Clusters
         page's 9 s first open at a million questions)."""
-        from db.vectors import vectors_of
-        from indexer.corpus_index import locate_corpus
+        from db.vectors import stored_dtype, vectors_of
 
         with self.sessions() as session:
-            run = latest_run(session, get_corpus(session, corpus).id)
-            if run is None:
+            found = get_corpus(session, corpus)
+            run = latest_run(session, found.id)
+            if run is None or found.encoder_id is None:
                 return []
             rows = session.execute(
                 select(Cluster.key, Cluster.representative_id).where(
@@ -360,12 +360,11 @@ class Service:
                     Cluster.representative_id.is_not(None),
                 )
             ).all()
-        by_question = {int(question): int(cluster) for cluster, question in rows if question}
-        location = locate_corpus(self.sessions, self.settings, corpus)
-        with self.sessions() as session:
+            by_question = {int(question): int(cluster) for cluster, question in rows if question}
+            encoder = session.get_one(EncoderRow, found.encoder_id)
             ids, vectors = vectors_of(
-                session, location.corpus_id, location.encoder_id, sorted(by_question),
-                dimension=location.dimension, dtype=location.dtype,
+                session, found.id, encoder.id, sorted(by_question),
+                dimension=encoder.dimension, dtype=stored_dtype(encoder),
             )  # fmt: skip
         keys = [by_question[int(question)] for question in ids]
         if key not in keys:
