@@ -56,8 +56,8 @@ def cluster(
     ] = None,
     min_samples: Annotated[int | None, typer.Option(help="HDBSCAN min_samples.")] = None,
     selection: Annotated[str, typer.Option(help="HDBSCAN selection: eom or leaf.")] = "eom",
-    neighbors: Annotated[int, typer.Option(help="UMAP neighbours.")] = 15,
-    components: Annotated[int, typer.Option(help="UMAP dimensions before HDBSCAN.")] = 5,
+    neighbors: Annotated[int, typer.Option(help="Neighbours per question in the layouts.")] = 15,
+    components: Annotated[int, typer.Option(help="Dimensions HDBSCAN runs in.")] = 5,
     duplicate_threshold: Annotated[
         float | None, typer.Option(help="Near-duplicate cosine (default: the corpus's).")
     ] = None,

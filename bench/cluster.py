@@ -38,7 +38,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from statistics import mean, median
 from typing import Any
@@ -189,8 +189,11 @@ def _seeds(seeds: str) -> list[int]:
     return [int(seed) for seed in seeds.split(",") if seed]
 
 
-def child_topics(name: str, out_path: str, seeds: str = "") -> dict[str, Any]:
-    """qclust's topic stage alone: `TopicClusterer.fit` (UMAP on the kNN graph + fast_hdbscan)
+def child_topics(
+    name: str, out_path: str, seeds: str = "", embedding: str = "evoc"
+) -> dict[str, Any]:
+    """qclust's topic stage alone: `TopicClusterer.fit` (the layout of the kNN graph, EVoC's
+    node embedding or with `embedding` "umap" UMAP, + fast_hdbscan)
     on the stored vectors and the graph `qclust cluster` builds (built before the clock). Timed
     twice in the process: the first fit (`first_s`: loads umap's kernels from numba's disk cache
     and compiles fast_hdbscan's, which have none, as every `qclust cluster` process does) and a
@@ -206,17 +209,18 @@ def child_topics(name: str, out_path: str, seeds: str = "") -> dict[str, Any]:
     settings, sessions = _settings_and_sessions(name)
     data = load_corpus_vectors(sessions, settings, name)
     graph = knn_graph(data.vectors, params.knn_k, index=data.index, ids=data.ids)
+    layout: Any = embedding
     started = time.perf_counter()
-    params.topic_clusterer().fit(graph, data.vectors)
+    replace(params.topic_clusterer(), embedding=layout).fit(graph, data.vectors)
     first = time.perf_counter() - started
-    clusterer = params.topic_clusterer()
+    clusterer = replace(params.topic_clusterer(), embedding=layout)
     started = time.perf_counter()
     clusterer.fit(graph, data.vectors)
     seconds = time.perf_counter() - started
     peak = _peak_mb()
     arrays: dict[str, Any] = {"labels": clusterer.labels_, "sizes": np.array(MCS_SWEEP)}
     for seed in _seeds(seeds):
-        seeded = TopicClusterer(random_state=seed).fit(graph, data.vectors)
+        seeded = TopicClusterer(random_state=seed, embedding=layout).fit(graph, data.vectors)
         # the HDBSCAN step of TopicClusterer itself (min_samples = min_cluster_size)
         sweep = [seeded._hdbscan(seeded.embedding_, size)[0] for size in MCS_SWEEP]
         arrays[f"sweep{seed}"] = np.stack(sweep)
@@ -347,12 +351,13 @@ def scores(truth: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     }
 
 
-SIDES = ("baseline", "cached", "qclust", "topics", "evoc")
+SIDES = ("baseline", "cached", "qclust", "topics", "topics-umap", "evoc")
 SIDE_LABELS = {
     "baseline": "baseline (BERTopic default)",
     "cached": "baseline, umap kernels cached",
     "qclust": "qclust cluster",
-    "topics": "qclust topic stage (UMAP + HDBSCAN)",
+    "topics": "qclust topic stage (EVoC layout + HDBSCAN sweep)",
+    "topics-umap": "qclust topic stage, UMAP layout (before)",
     "evoc": "EVoC default (labels_)",
 }
 Level = dict[str, float]
@@ -471,11 +476,13 @@ def compare(name: str, repeats: int, sides: list[str]) -> Comparison:
                 elif side == "qclust":
                     measured = run_child(["qclust", name], name)
                     labels = qclust_labels(name, ids)
-                elif side == "topics":
-                    measured = run_child(["topics", name, out, seeds if last else ""], name)
+                elif side in ("topics", "topics-umap"):
+                    layout = "umap" if side == "topics-umap" else "evoc"
+                    sweep = seeds if last and side == "topics" else ""
+                    measured = run_child(["topics", name, out, sweep, layout], name)
                     saved = np.load(out)
                     labels = saved["labels"]
-                    if last:
+                    if sweep:
                         result.mcs_levels = sweep_levels(saved, truth, vectors)
                 else:
                     measured = run_child(["evoc", name, out, "", seeds if last else ""], name)

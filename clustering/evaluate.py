@@ -1,6 +1,6 @@
 """Topic clustering judged against known labels: V-measure, adjusted Rand index, noise share.
 
-The same stage as `qclust cluster` (kNN graph, UMAP, HDBSCAN) on vectors in memory, so a
+The same stage as `qclust cluster` (kNN graph, layout, HDBSCAN) on vectors in memory, so a
 labelled file can be scored without creating a corpus. Outliers count as one more label, so a
 run cannot look good by calling everything noise.
 """

@@ -47,13 +47,17 @@ def cache_umap_kernels() -> int:
 def kernels_on_disk() -> bool:
     """Whether numba has compiled the clustering kernels in this installation before.
 
-    The first run compiles them (2 to 3 minutes on 2 cores) and keeps them next to the
-    packages; the progress display says so, rather than sit silently on "topics".
+    The first run compiles them (fast_hdbscan's and EVoC's, 2 to 3 minutes on 2 cores) and
+    keeps them next to the packages; the progress display says so, rather than sit silently
+    on "topics".
     """
     from importlib.util import find_spec
     from pathlib import Path
 
-    spec = find_spec("fast_hdbscan")
-    if spec is None or spec.origin is None:
-        return True  # nothing to say about an engine that is not there
-    return any((Path(spec.origin).parent / "__pycache__").glob("*.nbi"))
+    for engine in ("fast_hdbscan", "evoc"):
+        spec = find_spec(engine)
+        if spec is None or spec.origin is None:
+            continue  # nothing to say about an engine that is not there
+        if not any((Path(spec.origin).parent / "__pycache__").glob("*.nbi")):
+            return False
+    return True

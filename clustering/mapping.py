@@ -1,6 +1,6 @@
 """The 2-D map of a corpus for the UI: UMAP over the same kNN graph as the topics.
 
-Started from the topics' own UMAP embedding (its two main axes), the 2-D layout needs few
+Started from the topics' own layout (its two main axes), the 2-D layout needs few
 epochs to settle, so the map costs a fraction of a second UMAP from scratch.
 """
 
@@ -28,7 +28,7 @@ def map_2d(
 ) -> Floats:
     """One (x, y) per row; PCA for tiny corpora, all zeros when every vector is the same.
 
-    `start`: an embedding of the same rows (the topics' UMAP) to begin the layout from.
+    `start`: an embedding of the same rows (the topics' layout) to begin the layout from.
     """
     n = len(vectors)
     if is_degenerate(vectors):

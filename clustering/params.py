@@ -53,7 +53,7 @@ class ClusterParams:
 
     @property
     def knn_k(self) -> int:
-        """Neighbours per point in the shared graph: enough for UMAP and for duplicate groups."""
+        """Neighbours per point in the shared graph: enough for the layouts and duplicate groups."""
         return max(self.n_neighbors, 16)
 
     def as_record(self) -> dict[str, Any]:

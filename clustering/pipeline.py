@@ -1,8 +1,9 @@
 """`qclust cluster`: stored vectors in, one clustering run in the database out.
 
 Stages, each reported to `progress`: neighbours (FAISS kNN graph, shared by everything after),
-duplicates, topics (UMAP + HDBSCAN), names (c-TF-IDF), map (2-D UMAP), saving. The run is
-written in one transaction; a failure marks it failed, so nothing half-written is ever shown.
+duplicates, topics (EVoC's layout of the graph + HDBSCAN), names (c-TF-IDF), map (2-D UMAP),
+saving. The run is written in one transaction; a failure marks it failed, so nothing
+half-written is ever shown.
 """
 
 from __future__ import annotations
@@ -189,7 +190,7 @@ def _map(
     topics: TopicClusterer | SampledTopics,
     params: ClusterParams,
 ) -> npt.NDArray[np.float32]:
-    """The 2-D map, warm-started from the topics' own UMAP (a fraction of the epochs)."""
+    """The 2-D map, warm-started from the topics' own layout (a fraction of the epochs)."""
     if isinstance(topics, SampledTopics):
         if not params.make_map:
             return np.zeros((len(vectors), 2), dtype=np.float32)

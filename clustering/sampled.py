@@ -1,8 +1,8 @@
 """Topics of a large corpus: fitted on a seeded sample, every other question placed afterwards.
 
-UMAP and the level search grow faster than the corpus, while topics of a thousand questions
+The layout and the level search grow faster than the corpus, while topics of a thousand questions
 or more are already plain in a sample of a hundred thousand. So above `2 * sample_size`
-questions the topic stage (its own kNN graph, UMAP, HDBSCAN at every candidate size, the map)
+questions the topic stage (its own kNN graph, the layout, HDBSCAN at every candidate size, the map)
 runs on `sample_size` questions drawn with a fixed seed, and each other question joins a topic
 by the vote of its nearest sampled questions: the rule that places questions ingested between
 runs (`placement.place_all`), so a placed question and a fitted one follow the same evidence.

@@ -8,7 +8,13 @@ from sklearn.metrics import v_measure_score
 
 from clustering.errors import ParameterError
 from clustering.knn import knn_graph
-from clustering.topics import TopicClusterer, default_min_cluster_size
+from clustering.topics import (
+    Embedding,
+    HdbscanTrees,
+    Selection,
+    TopicClusterer,
+    default_min_cluster_size,
+)
 from tests.indexer.test_index import clustered_unit_vectors
 
 
@@ -20,14 +26,50 @@ def _blobs(n: int, clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32), truth
 
 
-def test_separated_topics_are_recovered_through_umap() -> None:
+@pytest.mark.parametrize("embedding", ["evoc", "umap"])
+def test_separated_topics_are_recovered(embedding: Embedding) -> None:
     vectors, truth = _blobs(600, 6)
-    model = TopicClusterer(random_state=0).fit(knn_graph(vectors, 16), vectors)
+    model = TopicClusterer(random_state=0, embedding=embedding)
+    model.fit(knn_graph(vectors, 16), vectors)
     assert model.embedding_.shape == (600, 5)
     clustered = model.labels_ >= 0
     assert clustered.mean() > 0.8
     assert v_measure_score(truth[clustered], model.labels_[clustered]) > 0.95
     assert ((model.probabilities_ >= 0) & (model.probabilities_ <= 1)).all()
+
+
+def test_the_layout_is_the_same_on_one_thread_and_two() -> None:
+    """Over qclust's own graph, EVoC's layout does not depend on the thread count (EVoC whole,
+    with its approximate graph, did), so the same corpus clusters alike on any machine."""
+    import numba
+
+    vectors, _ = _blobs(800, 8, seed=3)
+    graph = knn_graph(vectors, 16)
+    threads = numba.get_num_threads()
+    layouts = []
+    try:
+        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(count)
+            layouts.append(TopicClusterer(min_cluster_size=10).fit(graph, vectors).embedding_)
+    finally:
+        numba.set_num_threads(threads)
+    np.testing.assert_array_equal(layouts[0], layouts[1])
+
+
+@pytest.mark.parametrize("selection", ["eom", "leaf"])
+def test_shared_spanning_trees_give_hdbscans_own_labels(selection: Selection) -> None:
+    from fast_hdbscan import HDBSCAN
+
+    points = _blobs(500, 7, seed=1)[0][:, :5].astype(np.float64)
+    trees = HdbscanTrees(points, selection)
+    for size, samples in ((5, 5), (10, 5), (25, 5), (10, 10), (40, 10)):
+        labels, strengths = trees.clusters(size, samples)
+        model = HDBSCAN(
+            min_cluster_size=size, min_samples=samples, cluster_selection_method=selection
+        ).fit(points)
+        np.testing.assert_array_equal(labels, model.labels_)
+        np.testing.assert_allclose(strengths, model.probabilities_, rtol=1e-6)
+    assert sorted(trees._trees) == [5, 10]  # one tree per min_samples
 
 
 def test_small_corpora_skip_umap() -> None:
@@ -59,6 +101,7 @@ def test_a_handful_of_points_does_not_crash(n: int) -> None:
         ({"min_cluster_size": 1}, "min_cluster_size"),
         ({"min_samples": 0}, "min_samples"),
         ({"selection": "best"}, "selection must be one of eom, leaf"),
+        ({"embedding": "tsne"}, "embedding must be one of evoc, umap"),
     ],
 )
 def test_parameters_out_of_range(params: dict[str, object], message: str) -> None:

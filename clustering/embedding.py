@@ -1,0 +1,72 @@
+"""The reduced space the topics are found in: EVoC's node embedding of the shared kNN graph.
+
+EVoC (the UMAP and HDBSCAN authors' embedding-vector clusterer) lays out the same fuzzy
+neighbour graph UMAP does, but starts from a label-propagation layout of it and needs 50
+epochs with one negative sample each, not 200 to 500 with five. On the three benchmark sets
+(bench/cluster.py, BENCHMARKS.md) it took 0.2 to 1.4 s where UMAP took 5 to 15 s, at the same
+V-measure of the level qclust picks. EVoC's own pipeline is not used whole: its approximate
+kNN graph made it cluster differently with the thread count, and qclust already has an exact
+(or IVF) graph from FAISS. Over that graph the embedding is the same on 1 and 2 threads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from clustering.knn import KnnGraph
+
+Floats = npt.NDArray[np.float32]
+EPOCHS = 50  # EVoC's default
+LABEL_PROP_ITERATIONS = 20  # EVoC's default
+NOISE_LEVEL = 0.5  # EVoC's default: how far from their neighbours points may sit
+DEFAULT_SEED = 0  # the layout is reproducible whatever the thread count, so a seed costs nothing
+
+
+def node_embedding(
+    graph: KnnGraph,
+    vectors: Floats,
+    *,
+    n_components: int,
+    n_neighbors: int,
+    n_epochs: int | None = None,
+    random_state: int | None = None,
+) -> Floats:
+    """`n_components` coordinates per row of `vectors`, from the first `n_neighbors` of each
+    row's neighbours in `graph` (self first, as `knn_graph` gives them)."""
+    from evoc.graph_construction import neighbor_graph_matrix
+    from evoc.label_propagation import label_propagation_init
+    from evoc.node_embedding import node_embedding as layout
+
+    k = min(n_neighbors, graph.k)
+    # A row shorter than k (a tiny corpus) has -1 neighbours: point them at the row itself.
+    indices = np.where(
+        graph.indices[:, :k] >= 0, graph.indices[:, :k], np.arange(len(vectors))[:, None]
+    )
+    fuzzy = neighbor_graph_matrix(float(k), indices, graph.distances[:, :k], True)
+    seed = DEFAULT_SEED if random_state is None else random_state
+    state = np.random.RandomState(seed)
+    start = label_propagation_init(
+        fuzzy,
+        n_components=n_components,
+        approx_n_parts=int(np.clip(8 * np.sqrt(len(vectors)), 256, 16_384)),
+        random_scale=0.1,
+        scaling=0.5,
+        noise_level=NOISE_LEVEL,
+        random_state=state,
+        data=vectors,
+        n_label_prop_iter=LABEL_PROP_ITERATIONS,
+    )
+    embedding = layout(
+        fuzzy,
+        n_components=n_components,
+        n_epochs=n_epochs or EPOCHS,
+        initial_embedding=start,
+        negative_sample_rate=1.0,
+        noise_level=NOISE_LEVEL,
+        random_state=state,
+        verbose=False,
+        reproducible_flag=True,
+        initial_alpha=0.1,
+    )
+    return np.asarray(embedding, dtype=np.float32)
