@@ -29,8 +29,9 @@ size), watched every second by cluster_scale's watchdog rules (stopped past --ma
 - cluster: `qclust cluster --corpus scale -q` with --cluster-timeout-min (a timeout is
   reported as such);
 - pages: a child (`scale.py --child-pages`) runs the app through Streamlit's AppTest, as
-  tests/app does, and times `run()` of the Clusters and Map pages, a first and a second
-  (cached) open each, with any exception or error element recorded.
+  tests/app does, and times `run()` of each page, a first and a second (cached) open each,
+  with any exception or error element recorded: Clusters first, Map first, and Labelling
+  first (then Search, Duplicates, Corpora), each order in its own fresh process.
 
 Results: bench/out/scale14/result-<N>.json, and bench/out/scale14/scale14.md (one table per N,
 each figure with its command; ratios are against the baseline measured in the same run).
@@ -222,11 +223,12 @@ def cluster(n: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 def pages(n: int, args: argparse.Namespace) -> dict[str, Any]:
-    """Two fresh children: Clusters opened first, then Map first (a first open pays imports)."""
+    """Fresh children: Clusters opened first, Map first, then Labelling, Search, Duplicates and
+    Corpora (a first open pays imports and the corpus's searcher)."""
     data_dir = OUT / str(n)
     env = _env(data_dir, QCLUST_DEFAULT_CORPUS=CORPUS)
     found: dict[str, Any] = {}
-    for order in ("clusters,map", "map,clusters"):
+    for order in ("clusters,map", "map,clusters", "labelling,search,duplicates,corpora"):
         first = order.split(",")[0]
         out = data_dir / f"pages-{first}-first.json"
         argv = [sys.executable, "bench/scale.py", "--child-pages", str(out), "--order", order]
