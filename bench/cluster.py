@@ -3,9 +3,10 @@
 For each data set (20,000 StackOverflow titles, CLINC150 validation, Banking77 training, and two
 small samples of the last two drawn with numpy's default_rng(0) without replacement:
 `banking200`, `clinc500`), on the same stored vectors of the default model: wall time and peak
-memory (VmHWM of the child) of `qclust cluster` (kNN graph, near-duplicates, UMAP + HDBSCAN
-topics, names, 2-D map, database write), of its topic stage alone (`TopicClusterer.fit` on the
-stored vectors and the kNN graph, built before the clock), of EVoC with its default parameters
+memory (VmHWM of the child) of `qclust cluster` (kNN graph, near-duplicates, topics: EVoC's
+layout of the graph + HDBSCAN, names, 2-D map, database write), of its topic stage alone
+(`TopicClusterer.fit` on the stored vectors and the kNN graph, built before the clock), of the
+same stage with the UMAP layout it had before (`topics-umap`), of EVoC with its default parameters
 (PyPI `evoc`) and of the baseline (umap-learn UMAP with 15 neighbours, 5 components, cosine,
 min_dist 0, then hdbscan with min_cluster_size 10), each in a fresh child process with libraries
 imported before the clock. The topic stage and EVoC are timed twice in their process: the first
@@ -18,7 +19,7 @@ counts. Then the near-duplicate groups: pairwise precision and recall of "same g
 demo corpus's paraphrase groups and on the Quora duplicate pairs.
 
     .venv/bin/python bench/cluster.py [--repeats R] [--datasets so,clinc,banking,banking200,...]
-        [--engines baseline,cached,qclust,topics,evoc] [--evoc-determinism]
+        [--engines baseline,cached,qclust,topics,topics-umap,evoc] [--evoc-determinism]
         [--report bench/out/tables.md] [--skip-near-duplicates]
 
 Vectors are cached under bench/out/ (ingested once with `qclust ingest`; samples are written to

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from db.errors import StoredVectorError
 from db.models import Corpus, Encoder, Question, QuestionVector
 from db.queries import IN_CHUNK
+from db.sampling import seeded_ids
 
 VectorDtype = Literal["float32", "float16"]
 Ids = npt.NDArray[np.int64]
@@ -192,24 +193,7 @@ def sample_vector_ids(
     many vectors there are). Ids after a gap are a little likelier; a sample for a queue, not
     a statistic."""
     where = (QuestionVector.corpus_id == corpus_id, QuestionVector.encoder_id == encoder_id)
-    low, high = session.execute(
-        select(func.min(QuestionVector.question_id), func.max(QuestionVector.question_id)).where(
-            *where
-        )
-    ).one()
-    if low is None:
-        return []
-    points = np.random.default_rng(seed).integers(int(low), int(high) + 1, size=count)
-    found = {
-        session.scalar(
-            select(QuestionVector.question_id)
-            .where(*where, QuestionVector.question_id >= int(point))
-            .order_by(QuestionVector.question_id)
-            .limit(1)
-        )
-        for point in points
-    }
-    return sorted(int(question_id) for question_id in found if question_id is not None)
+    return sorted(seeded_ids(session, QuestionVector.question_id, where, count, seed=seed))
 
 
 def iter_vectors(

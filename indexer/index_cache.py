@@ -19,6 +19,7 @@ import struct
 import uuid
 import zlib
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -107,12 +108,21 @@ def read_cache(folder: Path, *, encoder_id: int, dimension: int) -> CachedIndex:
                     f"the index cache {path} is for encoder {header.get('encoder_id')} "
                     f"({header.get('dimension')}-d), not encoder {encoder_id} ({dimension}-d)"
                 )
-            _check_crc(handle, path, int(header["body_bytes"]), int(header["crc32"]))
-            handle.seek(len(_MAGIC))
-            count = int(header["count"])
-            ids = np.frombuffer(handle.read(count * 8), dtype="<i8").astype(np.int64)
-            reader = faiss.PyCallbackIOReader(_bounded(handle, header, count))  # type: ignore[attr-defined]
-            index = faiss.read_index(reader)
+            # The checksum pass reads the file on a second handle while FAISS parses it on
+            # this one (both let go of the GIL): a 1 GB index opened in 1.6 s, now in about
+            # the longer of the two. The index is used only if the checksum matches.
+            with ThreadPoolExecutor(1) as pool, path.open("rb") as second:
+                checked = pool.submit(
+                    _check_crc, second, path, int(header["body_bytes"]), int(header["crc32"])
+                )
+                handle.seek(len(_MAGIC))
+                count = int(header["count"])
+                try:
+                    ids = np.frombuffer(handle.read(count * 8), dtype="<i8").astype(np.int64)
+                    reader = faiss.PyCallbackIOReader(_bounded(handle, header, count))  # type: ignore[attr-defined]
+                    index = faiss.read_index(reader)
+                finally:
+                    checked.result()  # a mismatch is the error to report, whatever FAISS said
     except FileNotFoundError:
         raise IndexFileError(f"no index cache at {path}") from None
     except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
