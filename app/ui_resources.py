@@ -13,6 +13,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import streamlit as st
 from sqlalchemy.orm import Session, sessionmaker
@@ -22,7 +23,7 @@ from app.ui_login import signed_in_user
 from app.ui_text import escape_markdown, markdown_code
 from db.cluster_queries import ClusterView, cluster_views, latest_run, level_counts, run_number
 from db.models import ClusterRun, TokenScope
-from db.queries import CorpusSummary, get_corpus, summarize_corpora
+from db.queries import CorpusSummary, get_corpus, summaries_fingerprint, summarize_corpora
 from db.session import open_database
 from db.settings import Settings
 from indexer.errors import InputFileError
@@ -90,7 +91,16 @@ def sessions(settings: Settings) -> sessionmaker[Session]:
 
 
 def corpus_summaries(settings: Settings) -> list[CorpusSummary]:
+    """Every corpus's counts, counted again only when something they depend on moved (every
+    page and every rerun shows them)."""
     with sessions(settings)() as session:
+        fingerprint = summaries_fingerprint(session)
+    return _summaries_at(settings.resolved_database_url, fingerprint)
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _summaries_at(database_url: str, fingerprint: tuple[Any, ...]) -> list[CorpusSummary]:
+    with _sessions_for(database_url)() as session:
         return summarize_corpora(session)
 
 

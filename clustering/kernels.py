@@ -47,7 +47,7 @@ def cache_umap_kernels() -> int:
 def kernels_on_disk() -> bool:
     """Whether numba has compiled the clustering kernels in this installation before.
 
-    The first run compiles them (fast_hdbscan's and EVoC's, 2 to 3 minutes on 2 cores) and
+    The first run compiles them (fast_hdbscan's 2 to 3 minutes, EVoC's 2.5 on 2 cores) and
     keeps them next to the packages; the progress display says so, rather than sit silently
     on "topics".
     """

@@ -45,7 +45,7 @@ ProgressFn = Callable[[str, int, int | None], None]
 MIN_QUESTIONS = 3
 
 
-TOPICS_FIRST_TIME = "topics (first run here: compiling the kernels, 2-3 min, once)"
+TOPICS_FIRST_TIME = "topics (first run here: compiling the kernels, about 5 min on 2 cores, once)"
 
 
 def _no_progress(stage: str, done: int, total: int | None) -> None:

@@ -276,7 +276,8 @@ class ClusterMember(Base):
     placed: Mapped[bool] = mapped_column(Boolean, default=False)
 
     __table_args__ = (
-        Index("ix_cluster_member_run_key", "run_id", "cluster_key"),
+        # The group rides along so that a cluster's groups are read from the index alone.
+        Index("ix_cluster_member_run_key_group", "run_id", "cluster_key", "group_id"),
         Index("ix_cluster_member_run_group", "run_id", "group_id"),
         Index("ix_cluster_member_run_placed", "run_id", "placed", "cluster_key"),
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, aliased
 from db.cluster_queries import run_number
 from db.models import ClusterMember, ClusterRun, Corpus, DuplicateGroup, Question, RunStatus
 from db.queries import IN_CHUNK
-from db.sampling import seeded_ids
+from db.sampling import bound_integers, seeded_ids
 
 # Fibonacci hashing: id * 2^32/phi mod 2^32 spreads consecutive ids evenly over [0, 2^32), so
 # "the n smallest hashes" is a fixed, uniform sample that both SQLite and PostgreSQL compute.
@@ -106,12 +106,10 @@ def map_points(session: Session, run_id: int, *, limit: int, seed: int = 0) -> l
         int(limit * _SAMPLE_MARGIN) + 16, seed=seed,
     )  # fmt: skip
     if len(drawn) >= limit:
-        chosen = sorted(drawn[:limit])
-        rows = []
-        for start in range(0, limit, IN_CHUNK):
-            part = chosen[start : start + IN_CHUNK]
-            rows += session.execute(query.where(ClusterMember.question_id.in_(part))).all()
-        return sorted((MapPoint(*row) for row in rows), key=lambda point: point.question_id)
+        table, chosen, _ = bound_integers(session, drawn[:limit])
+        picked = query.where(ClusterMember.question_id.in_(select(chosen).select_from(table)))
+        rows = session.execute(picked.order_by(ClusterMember.question_id)).all()
+        return [MapPoint(*row) for row in rows]
     # Ids too sparse for the seeks to find `limit` of them: every member's hash, in order. The
     # cut-off keeps the sort small; the margin nearly always leaves `limit` rows, and the query
     # without it covers the rare case it does not.

@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from db.errors import CorpusNotFoundError
+from db.models import Question
 from db.queries import (
     count_questions,
     existing_hashes,
@@ -75,3 +77,49 @@ def test_run_numbers_count_within_each_corpus(sessions: sessionmaker[Session]) -
         session.add_all(runs)
         session.flush()
         assert [run_number(session, run) for run in runs] == [1, 1, 2, 2, 3]
+
+
+def test_the_summaries_fingerprint_moves_with_everything_they_count(
+    sessions: sessionmaker[Session],
+) -> None:
+    """The UI recounts the summaries only when this moves: a change it misses is a stale
+    count on every page."""
+    import numpy as np
+
+    from db.models import Encoder, IngestRun, RunStatus
+    from db.queries import summaries_fingerprint
+    from db.vectors import write_vectors
+
+    def fingerprint() -> tuple[object, ...]:
+        with sessions() as session:
+            return summaries_fingerprint(session)
+
+    seen = [fingerprint()]
+    with sessions.begin() as session:
+        corpus = get_or_create_corpus(session, "support")
+        corpus_id = corpus.id
+    seen.append(fingerprint())  # a corpus made
+    with sessions.begin() as session:
+        insert_questions(session, [_question(corpus_id, "How do I pay?", "a" * 64)])
+    seen.append(fingerprint())  # a question stored
+    with sessions.begin() as session:
+        encoder = Encoder(model="synthetic", dimension=2)
+        session.add(encoder)
+        session.flush()
+        session.get_one(type(corpus), corpus_id).encoder_id = encoder.id
+        question_id = session.scalars(
+            select(Question.id).where(Question.corpus_id == corpus_id)
+        ).one()
+        write_vectors(
+            session, corpus_id, encoder.id, np.array([question_id]),
+            np.ones((1, 2), dtype=np.float32), "float32",
+        )  # fmt: skip
+    seen.append(fingerprint())  # a vector written
+    with sessions.begin() as session:
+        session.add(IngestRun(corpus_id=corpus_id, source="test", status=RunStatus.RUNNING))
+    seen.append(fingerprint())  # an ingest started
+    with sessions.begin() as session:
+        set_duplicate_threshold(session, "support", 0.9)
+    seen.append(fingerprint())  # a threshold set
+    assert len(set(seen)) == len(seen)
+    assert fingerprint() == seen[-1]  # and it stands still while nothing changes
