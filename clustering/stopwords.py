@@ -34,6 +34,12 @@ _BY_LANGUAGE = {
 # Auxiliaries sklearn's English list lacks: "does" named a coarse topic "account / does / plan".
 _ENGLISH_EXTRA = "does did doing doesn don didn having"
 
+# Greetings and courtesies that open and close questions anywhere ("Hi team, ... thanks!"):
+# at a million questions they named topics "tom thanks / room / school" and "time tia / love".
+_COURTESIES = "hi hello hey thanks thank thx tia cheers pls plz please anyone appreciated"
+
 MULTILINGUAL_STOP_WORDS: frozenset[str] = frozenset(ENGLISH_STOP_WORDS).union(
-    _ENGLISH_EXTRA.split(), *(words.split() for words in _BY_LANGUAGE.values())
+    _ENGLISH_EXTRA.split(),
+    _COURTESIES.split(),
+    *(words.split() for words in _BY_LANGUAGE.values()),
 )

@@ -124,3 +124,23 @@ def test_names_of_a_huge_corpus_count_a_share_of_every_cluster() -> None:
     assert np.all(np.diff(rows) > 0)
     np.testing.assert_array_equal(naming_sample(labels.astype(np.int64), cap=1_000), rows)
     assert len(naming_sample(labels.astype(np.int64), cap=20_000)) == 9_330
+
+
+def test_greetings_and_courtesies_name_nothing() -> None:
+    """At a million questions, 'tom thanks / room / school' and 'time tia / love'."""
+    texts = [
+        "Hi team, Tom left his keys in the room, thanks!",
+        "Tom is still at school TIA",
+        "Hello, is Tom in his room? thx",
+        "Hey, my card payment is pending, please help, cheers",
+        "Card payment pending for days pls",
+        "Why is my card payment still pending? Thanks in advance, appreciated",
+    ]
+    keywords = ctfidf_keywords(texts, np.array([0, 0, 0, 1, 1, 1]), top_n=8)
+    words = {
+        word for cluster in keywords.values() for keyword in cluster for word in keyword.split()
+    }
+    courtesies = {"hi", "hello", "hey", "thanks", "thx", "tia", "cheers", "pls", "please"}
+    assert not words & courtesies
+    assert "tom" in keywords[0]
+    assert "card payment" in keywords[1]
