@@ -25,8 +25,12 @@ logger = logging.getLogger(__name__)
 
 Selection = Literal["eom", "leaf"]
 SELECTIONS: tuple[Selection, ...] = ("eom", "leaf")
-Embedding = Literal["evoc", "umap"]
-EMBEDDINGS: tuple[Embedding, ...] = ("evoc", "umap")
+Embedding = Literal["auto", "evoc", "umap"]
+EMBEDDINGS: tuple[Embedding, ...] = ("auto", "evoc", "umap")
+# "auto" lays out smaller corpora with UMAP: on 200 Banking77 and 500 CLINC150 questions its
+# picked level had V 0.749 and 0.812 against EVoC's 0.677 and 0.781, in under a second; from
+# 1,580 (the demo corpus: a tie) up, EVoC's matched or beat it at a tenth of the time.
+UMAP_BELOW = 1_000
 Labels = npt.NDArray[np.int64]
 Floats = npt.NDArray[np.float32]
 SMALL_CORPUS = 50  # below this, cluster the vectors directly
@@ -182,7 +186,7 @@ class TopicClusterer:
     n_epochs: int | None = None
     random_state: int | None = None
     granularity: Granularity = "auto"
-    embedding: Embedding = "evoc"
+    embedding: Embedding = "auto"
     labels_: Labels = field(init=False, repr=False)
     probabilities_: Floats = field(init=False, repr=False)
     embedding_: Floats = field(init=False, repr=False)
@@ -242,7 +246,7 @@ class TopicClusterer:
         return self
 
     def _layout(self, graph: KnnGraph, vectors: Floats) -> Floats:
-        if self.embedding == "umap":
+        if self.embedding == "umap" or (self.embedding == "auto" and len(vectors) < UMAP_BELOW):
             return umap_embedding(
                 graph,
                 vectors,

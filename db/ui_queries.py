@@ -81,9 +81,12 @@ def _sample_hash(seed: int) -> ColumnElement[int]:
     return ((ClusterMember.question_id + seed) * _HASH_MULTIPLIER) % _HASH_MODULUS
 
 
-def map_points(session: Session, run_id: int, *, limit: int, seed: int = 0) -> list[MapPoint]:
-    """Map positions of a run's questions: all of them, or a fixed uniform sample of `limit`."""
-    total = run_member_count(session, run_id)
+def map_points(
+    session: Session, run_id: int, *, limit: int, seed: int = 0, total: int | None = None
+) -> list[MapPoint]:
+    """Map positions of a run's questions: all of them, or a fixed uniform sample of `limit`
+    (`total`: the run's member count, when the caller has just counted them)."""
+    total = run_member_count(session, run_id) if total is None else total
     query = (
         select(
             ClusterMember.question_id,

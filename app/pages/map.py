@@ -68,12 +68,13 @@ SELECTED_SHOWN = 1_000
 
 @st.cache_data(show_spinner="Loading the map...", max_entries=16)
 def _points(
-    database_url: str, run_id: int, limit: int, revision: int, _settings: Settings
+    database_url: str, run_id: int, limit: int, revision: int, members: int, _settings: Settings
 ) -> pd.DataFrame:
     # `revision` (the corpus's state revision) is only part of the key: questions placed after
-    # the run, and every edit (a move, a merge, a new cluster, an undo) change it.
+    # the run, and every edit (a move, a merge, a new cluster, an undo) change it. `members`,
+    # counted by the page already, spares a second count (0.3 s at a million).
     with sessions(_settings)() as session:
-        points = map_points(session, run_id, limit=limit, seed=SAMPLE_SEED)
+        points = map_points(session, run_id, limit=limit, seed=SAMPLE_SEED, total=members)
     frame = pd.DataFrame(
         {
             "id": [p.question_id for p in points],
@@ -452,7 +453,9 @@ def render() -> None:
             members = run_member_count(session, run.id)
             state = corpus_state(session, summary.name)
         revision = state[1] if state else 0
-        points = _points(settings.resolved_database_url, run.id, int(limit), revision, settings)
+        points = _points(
+            settings.resolved_database_url, run.id, int(limit), revision, members, settings
+        )
         views = run_cluster_views(settings, run.id)
         labels = cluster_labels(views)
         levels = len(run_level_counts(settings, run.id))

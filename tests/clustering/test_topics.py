@@ -50,7 +50,8 @@ def test_the_layout_is_the_same_on_one_thread_and_two() -> None:
     try:
         for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
             numba.set_num_threads(count)
-            layouts.append(TopicClusterer(min_cluster_size=10).fit(graph, vectors).embedding_)
+            model = TopicClusterer(min_cluster_size=10, embedding="evoc")
+            layouts.append(model.fit(graph, vectors).embedding_)
     finally:
         numba.set_num_threads(threads)
     np.testing.assert_array_equal(layouts[0], layouts[1])
@@ -70,6 +71,24 @@ def test_shared_spanning_trees_give_hdbscans_own_labels(selection: Selection) ->
         np.testing.assert_array_equal(labels, model.labels_)
         np.testing.assert_allclose(strengths, model.probabilities_, rtol=1e-6)
     assert sorted(trees._trees) == [5, 10]  # one tree per min_samples
+
+
+def test_auto_lays_out_small_corpora_with_umap_and_larger_ones_with_evoc(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import clustering.topics as topics
+
+    used: list[str] = []
+    monkeypatch.setattr(
+        topics, "umap_embedding", lambda *a, **k: used.append("umap") or a[1][:, :5]
+    )
+    monkeypatch.setattr(
+        topics, "node_embedding", lambda *a, **k: used.append("evoc") or a[1][:, :5]
+    )
+    for n in (topics.UMAP_BELOW - 1, topics.UMAP_BELOW):
+        vectors, _ = _blobs(n, 4)
+        TopicClusterer(min_cluster_size=10).fit(knn_graph(vectors, 16), vectors)
+    assert used == ["umap", "evoc"]
 
 
 def test_small_corpora_skip_umap() -> None:
@@ -101,7 +120,7 @@ def test_a_handful_of_points_does_not_crash(n: int) -> None:
         ({"min_cluster_size": 1}, "min_cluster_size"),
         ({"min_samples": 0}, "min_samples"),
         ({"selection": "best"}, "selection must be one of eom, leaf"),
-        ({"embedding": "tsne"}, "embedding must be one of evoc, umap"),
+        ({"embedding": "tsne"}, "embedding must be one of auto, evoc, umap"),
     ],
 )
 def test_parameters_out_of_range(params: dict[str, object], message: str) -> None:
