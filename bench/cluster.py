@@ -191,7 +191,7 @@ def _seeds(seeds: str) -> list[int]:
 
 
 def child_topics(
-    name: str, out_path: str, seeds: str = "", embedding: str = "evoc"
+    name: str, out_path: str, seeds: str = "", embedding: str = "auto"
 ) -> dict[str, Any]:
     """qclust's topic stage alone: `TopicClusterer.fit` (the layout of the kNN graph, EVoC's
     node embedding or with `embedding` "umap" UMAP, + fast_hdbscan)
@@ -357,7 +357,7 @@ SIDE_LABELS = {
     "baseline": "baseline (BERTopic default)",
     "cached": "baseline, umap kernels cached",
     "qclust": "qclust cluster",
-    "topics": "qclust topic stage (EVoC layout + HDBSCAN sweep)",
+    "topics": "qclust topic stage (layout auto: EVoC from 1,000 questions + HDBSCAN sweep)",
     "topics-umap": "qclust topic stage, UMAP layout (before)",
     "evoc": "EVoC default (labels_)",
 }
@@ -478,7 +478,7 @@ def compare(name: str, repeats: int, sides: list[str]) -> Comparison:
                     measured = run_child(["qclust", name], name)
                     labels = qclust_labels(name, ids)
                 elif side in ("topics", "topics-umap"):
-                    layout = "umap" if side == "topics-umap" else "evoc"
+                    layout = "umap" if side == "topics-umap" else "auto"
                     sweep = seeds if last and side == "topics" else ""
                     measured = run_child(["topics", name, out, sweep, layout], name)
                     saved = np.load(out)

@@ -1,12 +1,13 @@
 """The reduced space the topics are found in: EVoC's node embedding of the shared kNN graph.
 
 EVoC (the UMAP and HDBSCAN authors' embedding-vector clusterer) lays out the same fuzzy
-neighbour graph UMAP does, but starts from a label-propagation layout of it and needs 50
-epochs with one negative sample each, not 200 to 500 with five. On the three benchmark sets
-(bench/cluster.py, BENCHMARKS.md) it took 0.2 to 1.4 s where UMAP took 5 to 15 s, at the same
-V-measure of the level qclust picks. EVoC's own pipeline is not used whole: its approximate
-kNN graph made it cluster differently with the thread count, and qclust already has an exact
-(or IVF) graph from FAISS. Over that graph the embedding is the same on 1 and 2 threads.
+neighbour graph UMAP does, but starts from a label-propagation layout of it and needs 50 epochs
+with one negative sample each, not 200 to 500 with five. On the three benchmark sets
+(bench/cluster.py, BENCHMARKS.md) the whole topic stage took 0.6 to 4.4 s where it took 4.4 to
+14.5 s with UMAP, at a V-measure of the picked level from 0.005 lower to 0.014 higher. EVoC's
+own pipeline is not used whole: its approximate kNN graph made it cluster differently with the
+thread count, and qclust already has an exact (or IVF) graph from FAISS. Over that graph the
+embedding is the same on 1 and 2 threads.
 
 EVoC's noise level of 0.5 left more questions out than UMAP did (CLINC150: 9.5% against 7%,
 the demo corpus: 20% against 15%); at 0.0 (seeds 0 and 1) CLINC150 had 7.8% and V 0.883
