@@ -230,32 +230,3 @@ def test_a_failure_marks_the_run_failed_and_writes_nothing_else(
         assert (run.status, run.message) == (RunStatus.FAILED, "disk full")
         assert session.scalar(select(func.count()).select_from(ClusterMember)) == 0
         assert latest_run(session, run.corpus_id) is None
-
-
-def test_evocs_layout_finds_the_demo_corpus_topics(
-    demo: sessionmaker[Session], settings: Settings
-) -> None:
-    """The layout larger corpora get, on real questions: the demo corpus is below `auto`'s
-    UMAP_BELOW, so it is asked for by name here."""
-    import csv
-
-    from sklearn.metrics import v_measure_score
-
-    from clustering.knn import knn_graph
-    from clustering.pipeline import load_corpus_vectors
-    from clustering.topics import TopicClusterer
-    from db.models import Question
-    from tests.conftest import DEMO_QUESTIONS
-
-    data = load_corpus_vectors(demo, settings, "demo")
-    with demo() as session:
-        external = dict(session.execute(select(Question.id, Question.external_id)).all())
-    with DEMO_QUESTIONS.open(encoding="utf-8", newline="") as handle:
-        topic = {row["id"]: row["topic"] for row in csv.DictReader(handle)}
-    truth = [topic[external[int(i)]] for i in data.ids]
-    graph = knn_graph(data.vectors, 16, index=data.index, ids=data.ids)
-    model = TopicClusterer(embedding="evoc", random_state=0).fit(graph, data.vectors)
-    assert model.embedding_.shape == (len(data.ids), 5)
-    assert 25 <= len(set(model.labels_.tolist()) - {-1}) <= 80  # the corpus has 40 topics
-    assert (model.labels_ < 0).mean() < 0.3
-    assert v_measure_score(truth, model.labels_) > 0.65  # 0.74 to 0.76 over seeds 0, 1, 2

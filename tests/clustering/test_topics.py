@@ -9,7 +9,6 @@ from sklearn.metrics import v_measure_score
 from clustering.errors import ParameterError
 from clustering.knn import knn_graph
 from clustering.topics import (
-    Embedding,
     HdbscanTrees,
     Selection,
     TopicClusterer,
@@ -26,35 +25,15 @@ def _blobs(n: int, clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32), truth
 
 
-@pytest.mark.parametrize("embedding", ["evoc", "umap"])
-def test_separated_topics_are_recovered(embedding: Embedding) -> None:
+def test_separated_topics_are_recovered_through_umap() -> None:
     vectors, truth = _blobs(600, 6)
-    model = TopicClusterer(random_state=0, embedding=embedding)
+    model = TopicClusterer(random_state=0, embedding="umap")
     model.fit(knn_graph(vectors, 16), vectors)
     assert model.embedding_.shape == (600, 5)
     clustered = model.labels_ >= 0
     assert clustered.mean() > 0.8
     assert v_measure_score(truth[clustered], model.labels_[clustered]) > 0.95
     assert ((model.probabilities_ >= 0) & (model.probabilities_ <= 1)).all()
-
-
-def test_the_layout_is_the_same_on_one_thread_and_two() -> None:
-    """Over qclust's own graph, EVoC's layout does not depend on the thread count (EVoC whole,
-    with its approximate graph, did), so the same corpus clusters alike on any machine."""
-    import numba
-
-    vectors, _ = _blobs(800, 8, seed=3)
-    graph = knn_graph(vectors, 16)
-    threads = numba.get_num_threads()
-    layouts = []
-    try:
-        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
-            numba.set_num_threads(count)
-            model = TopicClusterer(min_cluster_size=10, embedding="evoc")
-            layouts.append(model.fit(graph, vectors).embedding_)
-    finally:
-        numba.set_num_threads(threads)
-    np.testing.assert_array_equal(layouts[0], layouts[1])
 
 
 @pytest.mark.parametrize("selection", ["eom", "leaf"])

@@ -1,0 +1,83 @@
+"""EVoC's layout of the kNN graph, the one larger corpora get (`embedding="auto"` from
+UMAP_BELOW questions). Every test that runs it lives here, so that a fresh CI worker compiles
+EVoC's kernels (2.5 min of CPU) once, not once per worker."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import v_measure_score
+from sqlalchemy import select
+
+from clustering.knn import knn_graph
+from clustering.pipeline import load_corpus_vectors
+from clustering.topics import TopicClusterer
+from db.models import Question
+from db.session import open_database
+from db.settings import Settings
+from indexer.encoder import Encoder
+from indexer.ingest import ingest_file
+from tests.conftest import DEMO_QUESTIONS
+
+
+def _blobs(n: int, clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, 32))
+    truth = rng.integers(0, clusters, n)
+    points = centres[truth] + 0.15 * rng.normal(size=(n, 32))
+    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32), truth
+
+
+def test_separated_topics_are_recovered_through_evocs_layout() -> None:
+    vectors, truth = _blobs(600, 6)
+    model = TopicClusterer(random_state=0, embedding="evoc").fit(knn_graph(vectors, 16), vectors)
+    assert model.embedding_.shape == (600, 5)
+    clustered = model.labels_ >= 0
+    assert clustered.mean() > 0.8
+    assert v_measure_score(truth[clustered], model.labels_[clustered]) > 0.95
+
+
+def test_the_layout_is_the_same_on_one_thread_and_two() -> None:
+    """Over qclust's own graph, EVoC's layout does not depend on the thread count (EVoC whole,
+    with its approximate graph, did), so the same corpus clusters alike on any machine."""
+    import numba
+
+    vectors, _ = _blobs(800, 8, seed=3)
+    graph = knn_graph(vectors, 16)
+    threads = numba.get_num_threads()
+    layouts = []
+    try:
+        for count in (1, min(2, numba.config.NUMBA_NUM_THREADS)):
+            numba.set_num_threads(count)
+            model = TopicClusterer(min_cluster_size=10, embedding="evoc")
+            layouts.append(model.fit(graph, vectors).embedding_)
+    finally:
+        numba.set_num_threads(threads)
+    np.testing.assert_array_equal(layouts[0], layouts[1])
+
+
+def test_evocs_layout_finds_the_demo_corpus_topics(
+    sqlite_settings: Settings, default_encoder: Encoder, tmp_path: Path
+) -> None:
+    """On real questions. The demo corpus is below `auto`'s UMAP_BELOW, so the layout is asked
+    for by name; it reads only vectors, so one database is enough here (the pipeline's tests
+    run both)."""
+    ingest_file(
+        DEMO_QUESTIONS, "demo", settings=sqlite_settings, text_column="question",
+        id_column="id", encoder=default_encoder,
+    )  # fmt: skip
+    sessions = open_database(sqlite_settings.resolved_database_url)
+    data = load_corpus_vectors(sessions, sqlite_settings, "demo")
+    with sessions() as session:
+        external = dict(session.execute(select(Question.id, Question.external_id)).all())
+    with DEMO_QUESTIONS.open(encoding="utf-8", newline="") as handle:
+        topic = {row["id"]: row["topic"] for row in csv.DictReader(handle)}
+    truth = [topic[external[int(i)]] for i in data.ids]
+    graph = knn_graph(data.vectors, 16, index=data.index, ids=data.ids)
+    model = TopicClusterer(embedding="evoc", random_state=0).fit(graph, data.vectors)
+    assert model.embedding_.shape == (len(data.ids), 5)
+    assert 25 <= len(set(model.labels_.tolist()) - {-1}) <= 80  # the corpus has 40 topics
+    assert (model.labels_ < 0).mean() < 0.3
+    assert v_measure_score(truth, model.labels_) > 0.65  # 0.74 to 0.76 over seeds 0, 1, 2
