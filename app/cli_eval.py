@@ -214,7 +214,9 @@ def clusters(
     text_column: TextColumnsOption = None,
     label: LabelOption = None,
     min_cluster_size: Annotated[int | None, typer.Option(min=2)] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed the layouts (default: 0).")] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Seed the layouts (else EVoC's 0, UMAP none).")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Topic clustering (text and label): V-measure, adjusted Rand index, noise share."""

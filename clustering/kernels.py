@@ -44,17 +44,18 @@ def cache_umap_kernels() -> int:
     return enabled
 
 
-def kernels_on_disk() -> bool:
+def kernels_on_disk(engines: tuple[str, ...] = ("fast_hdbscan", "evoc")) -> bool:
     """Whether numba has compiled the clustering kernels in this installation before.
 
     The first run compiles them (fast_hdbscan's 2 to 3 minutes, EVoC's 2.5 on 2 cores) and
     keeps them next to the packages; the progress display says so, rather than sit silently
-    on "topics".
+    on "topics". `engines`: the packages this run will use (a corpus laid out by UMAP never
+    compiles EVoC's, and must not be told it is compiling them on every run).
     """
     from importlib.util import find_spec
     from pathlib import Path
 
-    for engine in ("fast_hdbscan", "evoc"):
+    for engine in engines:
         spec = find_spec(engine)
         if spec is None or spec.origin is None:
             continue  # nothing to say about an engine that is not there

@@ -126,8 +126,14 @@ def _compute(
     groups = NearDuplicateGrouper(threshold=threshold).fit(graph, data.vectors)
     progress("duplicates", 1, 1)
 
-    stage = "topics" if kernels_on_disk() else TOPICS_FIRST_TIME
     sampled = samples_topics(n, params.topic_sample)
+    fitted = params.topic_sample if sampled else n
+    umap = params.topic_clusterer().lays_out_with_umap(fitted)
+    stage = (
+        "topics"
+        if kernels_on_disk(("fast_hdbscan",) if umap else ("fast_hdbscan", "evoc"))
+        else TOPICS_FIRST_TIME
+    )
     if sampled:
         stage += f" (fitted on {params.topic_sample:,} sampled questions, the rest placed)"
     progress(stage, 0, 1)

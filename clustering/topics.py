@@ -247,8 +247,11 @@ class TopicClusterer:
             self._choose_level(vectors)
         return self
 
+    def lays_out_with_umap(self, n_questions: int) -> bool:
+        return self.embedding == "umap" or (self.embedding == "auto" and n_questions < UMAP_BELOW)
+
     def _layout(self, graph: KnnGraph, vectors: Floats) -> Floats:
-        if self.embedding == "umap" or (self.embedding == "auto" and len(vectors) < UMAP_BELOW):
+        if self.lays_out_with_umap(len(vectors)):
             return umap_embedding(
                 graph,
                 vectors,

@@ -19,15 +19,8 @@ from db.session import open_database
 from db.settings import Settings
 from indexer.encoder import Encoder
 from indexer.ingest import ingest_file
+from tests.clustering.test_topics import _blobs
 from tests.conftest import DEMO_QUESTIONS
-
-
-def _blobs(n: int, clusters: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    rng = np.random.default_rng(seed)
-    centres = rng.normal(size=(clusters, 32))
-    truth = rng.integers(0, clusters, n)
-    points = centres[truth] + 0.15 * rng.normal(size=(n, 32))
-    return (points / np.linalg.norm(points, axis=1, keepdims=True)).astype(np.float32), truth
 
 
 def test_separated_topics_are_recovered_through_evocs_layout() -> None:

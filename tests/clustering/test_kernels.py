@@ -28,3 +28,22 @@ def test_a_cold_installation_is_noticed(tmp_path: Path, monkeypatch: pytest.Monk
 def test_compiled_kernels_are_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_engine(tmp_path, monkeypatch, compiled=True)
     assert kernels.kernels_on_disk() is True
+
+
+def test_a_run_that_does_not_use_an_engine_does_not_wait_for_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small corpus is laid out by UMAP: EVoC's kernels never compile, and the run must not
+    say they are compiling every time."""
+    compiled = tmp_path / "fast_hdbscan"
+    (compiled / "__pycache__").mkdir(parents=True)
+    (compiled / "__pycache__" / "core.boruvka-10.py311.nbi").write_bytes(b"index")
+    (tmp_path / "evoc" / "__pycache__").mkdir(parents=True)
+    origins = {name: tmp_path / name / "__init__.py" for name in ("fast_hdbscan", "evoc")}
+    specs = {
+        name: importlib.machinery.ModuleSpec(name, None, origin=str(origin))
+        for name, origin in origins.items()
+    }
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: specs.get(name))
+    assert kernels.kernels_on_disk(("fast_hdbscan",)) is True
+    assert kernels.kernels_on_disk(("fast_hdbscan", "evoc")) is False
