@@ -47,7 +47,7 @@ def cache_umap_kernels() -> int:
 def kernels_on_disk(engines: tuple[str, ...] = ("fast_hdbscan", "evoc")) -> bool:
     """Whether numba has compiled the clustering kernels in this installation before.
 
-    The first run compiles them (fast_hdbscan's 2 to 3 minutes, EVoC's 2.5 on 2 cores) and
+    The first run compiles them (fast_hdbscan's in about a minute, EVoC's 2.5 more on 2 cores) and
     keeps them next to the packages; the progress display says so, rather than sit silently
     on "topics". `engines`: the packages this run will use (a corpus laid out by UMAP never
     compiles EVoC's, and must not be told it is compiling them on every run).

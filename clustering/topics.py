@@ -15,6 +15,7 @@ from typing import Literal
 
 import numpy as np
 import numpy.typing as npt
+from scipy import sparse
 
 from clustering.embedding import node_embedding
 from clustering.errors import ParameterError
@@ -301,6 +302,23 @@ class TopicClusterer:
         return HdbscanTrees(points, self.selection).clusters(min_cluster_size, samples)
 
 
+# fast_hdbscan hands points of more than 30 dimensions to pynndescent, whose kernels are not
+# cached on disk: 35 s of compiling in every new process, to cluster a 40-question corpus in its
+# 384 dimensions. Up to this many points, such data goes in as the exact distance graph instead
+# (fast_hdbscan's precomputed path, the same labels, compiled once per machine).
+KD_TREE_MAX_DIMENSIONS = 30
+EXACT_GRAPH_MAX_POINTS = 5_000
+
+
+def distance_graph(points: npt.NDArray[np.float64]) -> sparse.csr_matrix:
+    """Every pair's euclidean distance as a sparse graph, the diagonal left out and exact
+    duplicates kept as explicit zeros."""
+    squared = np.einsum("ij,ij->i", points, points)
+    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2 * points @ points.T, 0))
+    rows, columns = np.nonzero(~np.eye(len(points), dtype=bool))
+    return sparse.csr_matrix((distances[rows, columns], (rows, columns)), shape=distances.shape)
+
+
 class HdbscanTrees:
     """HDBSCAN of one set of points at many sizes. Its minimum spanning tree (of mutual
     reachability) depends on `min_samples` alone, so the sizes that share it share the tree:
@@ -311,6 +329,10 @@ class HdbscanTrees:
         self.points = np.ascontiguousarray(points, dtype=np.float64)
         self.selection = selection
         self._trees: dict[int, npt.NDArray[np.float64]] = {}
+        wide = self.points.shape[1] > KD_TREE_MAX_DIMENSIONS
+        self._graph = (
+            distance_graph(self.points) if wide and len(points) <= EXACT_GRAPH_MAX_POINTS else None
+        )
 
     def clusters(self, min_cluster_size: int, min_samples: int) -> tuple[Labels, Floats]:
         from fast_hdbscan.hdbscan import clusters_from_spanning_tree, compute_minimum_spanning_tree
@@ -320,7 +342,12 @@ class HdbscanTrees:
             return np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.float32)
         tree = self._trees.get(min_samples)
         if tree is None:
-            tree = compute_minimum_spanning_tree(self.points, min_samples=min_samples)[0]
+            if self._graph is None:
+                tree = compute_minimum_spanning_tree(self.points, min_samples=min_samples)[0]
+            else:
+                tree = compute_minimum_spanning_tree(
+                    self._graph, min_samples=min_samples, metric="precomputed"
+                )[0]
             self._trees[min_samples] = tree
         labels, strengths, *_ = clusters_from_spanning_tree(
             tree, min_cluster_size=min_cluster_size, cluster_selection_method=self.selection

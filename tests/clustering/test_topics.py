@@ -52,6 +52,34 @@ def test_shared_spanning_trees_give_hdbscans_own_labels(selection: Selection) ->
     assert sorted(trees._trees) == [5, 10]  # one tree per min_samples
 
 
+@pytest.mark.parametrize("selection", ["eom", "leaf"])
+def test_wide_points_get_the_labels_of_the_same_distances_in_few_dimensions(
+    selection: Selection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """384-dimensional questions (a corpus too small to lay out) skip pynndescent, whose
+    kernels compile in every process: the exact distance graph gives the labels that the same
+    distances give through fast_hdbscan's KD-tree, an isometric copy in 27 dimensions."""
+    import fast_hdbscan.nndescent
+
+    def no_pynndescent(*args: object, **kwargs: object) -> None:
+        raise AssertionError("pynndescent was used")
+
+    monkeypatch.setattr(fast_hdbscan.nndescent, "compute_mst_from_knn_graph", no_pynndescent)
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 384))
+    wide = centres[rng.integers(0, 3, 28)] + 0.3 * rng.normal(size=(28, 384))
+    wide[-3:] = wide[0]  # exact duplicates: zero distances kept in the graph
+    centred = wide - wide.mean(axis=0)
+    _, _, axes = np.linalg.svd(centred, full_matrices=False)
+    narrow = centred @ axes[:27].T  # 28 points span 27 dimensions: every distance is kept
+    for size, samples in ((3, 3), (5, 3), (5, 5)):
+        labels, strengths = HdbscanTrees(wide, selection).clusters(size, samples)
+        expected, expected_strengths = HdbscanTrees(narrow, selection).clusters(size, samples)
+        np.testing.assert_array_equal(labels, expected)
+        np.testing.assert_allclose(strengths, expected_strengths, rtol=1e-5)
+        assert labels.max() >= 1  # the blobs are found, not one catch-all
+
+
 def test_auto_lays_out_small_corpora_with_umap_and_larger_ones_with_evoc(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
