@@ -37,9 +37,11 @@ def node_embedding(
     n_neighbors: int,
     n_epochs: int | None = None,
     random_state: int | None = None,
+    start: Floats | None = None,
 ) -> Floats:
     """`n_components` coordinates per row of `vectors`, from the first `n_neighbors` of each
-    row's neighbours in `graph` (self first, as `knn_graph` gives them)."""
+    row's neighbours in `graph` (self first, as `knn_graph` gives them). `start`: a layout of
+    the same rows (`n_components` wide) to refine, in place of EVoC's label-propagation one."""
     from evoc.graph_construction import neighbor_graph_matrix
     from evoc.label_propagation import label_propagation_init
     from evoc.node_embedding import node_embedding as layout
@@ -52,22 +54,23 @@ def node_embedding(
     fuzzy = neighbor_graph_matrix(float(k), indices, graph.distances[:, :k], True)
     seed = DEFAULT_SEED if random_state is None else random_state
     state = np.random.RandomState(seed)
-    start = label_propagation_init(
-        fuzzy,
-        n_components=n_components,
-        approx_n_parts=int(np.clip(8 * np.sqrt(len(vectors)), 256, 16_384)),
-        random_scale=0.1,
-        scaling=0.5,
-        noise_level=NOISE_LEVEL,
-        random_state=state,
-        data=vectors,
-        n_label_prop_iter=LABEL_PROP_ITERATIONS,
-    )
+    if start is None:
+        start = label_propagation_init(
+            fuzzy,
+            n_components=n_components,
+            approx_n_parts=int(np.clip(8 * np.sqrt(len(vectors)), 256, 16_384)),
+            random_scale=0.1,
+            scaling=0.5,
+            noise_level=NOISE_LEVEL,
+            random_state=state,
+            data=vectors,
+            n_label_prop_iter=LABEL_PROP_ITERATIONS,
+        )
     embedding = layout(
         fuzzy,
         n_components=n_components,
         n_epochs=n_epochs or EPOCHS,
-        initial_embedding=start,
+        initial_embedding=np.ascontiguousarray(start, dtype=np.float32),
         negative_sample_rate=1.0,
         noise_level=NOISE_LEVEL,
         random_state=state,

@@ -1,7 +1,11 @@
-"""The 2-D map of a corpus for the UI: UMAP over the same kNN graph as the topics.
+"""The 2-D map of a corpus for the UI: the same kNN graph as the topics, laid out in 2-D.
 
-Started from the topics' own layout (its two main axes), the 2-D layout needs few
-epochs to settle, so the map costs a fraction of a second UMAP from scratch.
+Started from the topics' own layout (its two main axes), the 2-D layout needs few epochs to
+settle. Where the topics were laid out by EVoC, so is the map: 200 of its epochs from that
+start took 1.4 s on 20,000 StackOverflow titles where UMAP's 100 took 3.8 s, and kept more of
+each question's 15 nearest neighbours among its 15 nearest on the map (0.187 against 0.166;
+Banking77 0.502 against 0.515, CLINC150 0.629 against 0.634). Smaller corpora, laid out by
+UMAP, keep UMAP's map: EVoC's kernels would be loaded for it alone.
 """
 
 from __future__ import annotations
@@ -9,11 +13,13 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
+from clustering.embedding import node_embedding
 from clustering.knn import KnnGraph
 from clustering.topics import SMALL_CORPUS, is_degenerate, umap_embedding
 
 Floats = npt.NDArray[np.float32]
-WARM_START_EPOCHS = 100
+WARM_START_EPOCHS = 100  # UMAP's, from the topics' layout
+EVOC_EPOCHS = 200  # EVoC's, from the topics' layout
 
 
 def map_2d(
@@ -25,10 +31,12 @@ def map_2d(
     n_epochs: int | None = None,
     random_state: int | None = None,
     start: Floats | None = None,
+    evoc: bool = False,
 ) -> Floats:
     """One (x, y) per row; PCA for tiny corpora, all zeros when every vector is the same.
 
-    `start`: an embedding of the same rows (the topics' layout) to begin the layout from.
+    `start`: an embedding of the same rows (the topics' layout) to begin the layout from;
+    `evoc`: refine it with EVoC's node embedding (no `min_dist`: EVoC has none), not UMAP.
     """
     n = len(vectors)
     if is_degenerate(vectors):
@@ -43,6 +51,11 @@ def map_2d(
     init = None
     if start is not None and start.shape[1] >= 2:
         init = principal_axes(start, 2)
+        if evoc:
+            return node_embedding(
+                graph, vectors, n_components=2, n_neighbors=n_neighbors,
+                n_epochs=n_epochs or EVOC_EPOCHS, random_state=random_state, start=init,
+            )  # fmt: skip
         n_epochs = n_epochs or WARM_START_EPOCHS
     return umap_embedding(
         graph,

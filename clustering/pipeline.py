@@ -1,9 +1,9 @@
 """`qclust cluster`: stored vectors in, one clustering run in the database out.
 
 Stages, each reported to `progress`: neighbours (FAISS kNN graph, shared by everything after),
-duplicates, topics (EVoC's layout of the graph + HDBSCAN), names (c-TF-IDF), map (2-D UMAP),
-saving. The run is written in one transaction; a failure marks it failed, so nothing
-half-written is ever shown.
+duplicates, topics (EVoC's layout of the graph + HDBSCAN), names (c-TF-IDF), map (the topics'
+layout refined in 2-D), saving. The run is written in one transaction; a failure marks it
+failed, so nothing half-written is ever shown.
 """
 
 from __future__ import annotations
@@ -212,6 +212,7 @@ def _map(
         n_neighbors=params.n_neighbors,
         random_state=params.random_state,
         start=topics.embedding_,
+        evoc=not topics.lays_out_with_umap(len(vectors)),
     )
 
 

@@ -105,6 +105,7 @@ class SampledTopics:
             n_neighbors=n_neighbors,
             random_state=random_state,
             start=self.clusterer.embedding_,
+            evoc=not self.clusterer.lays_out_with_umap(len(self.rows_)),
         )
         n = len(self.labels_)
         coordinates = np.zeros((n, 2), dtype=np.float32)
