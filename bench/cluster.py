@@ -357,7 +357,7 @@ SIDE_LABELS = {
     "baseline": "baseline (BERTopic default)",
     "cached": "baseline, umap kernels cached",
     "qclust": "qclust cluster",
-    "topics": "qclust topic stage (layout auto: EVoC from 1,000 questions + HDBSCAN sweep)",
+    "topics": "qclust topic stage (layout auto: EVoC from 2,000 questions + HDBSCAN sweep)",
     "topics-umap": "qclust topic stage, UMAP layout (before)",
     "evoc": "EVoC default (labels_)",
 }

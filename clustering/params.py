@@ -14,7 +14,7 @@ from clustering.topics import Granularity, Selection, TopicClusterer
 class ClusterParams:
     min_cluster_size: int | None = None  # None: chosen per corpus (see `granularity`)
     granularity: Granularity = "auto"  # coarser or finer than the most coherent level
-    min_samples: int | None = None  # None: min_cluster_size
+    min_samples: int | None = None  # None: min_cluster_size, at most topics.MAX_MIN_SAMPLES
     selection: Selection = "eom"
     n_neighbors: int = 15
     n_components: int = 5
