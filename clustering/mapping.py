@@ -2,10 +2,10 @@
 
 Started from the topics' own layout (its two main axes), the 2-D layout needs few epochs to
 settle. Where the topics were laid out by EVoC, so is the map: 200 of its epochs from that
-start took 1.4 s on 20,000 StackOverflow titles where UMAP's 100 took 3.8 s, and kept more of
-each question's 15 nearest neighbours among its 15 nearest on the map (0.187 against 0.166;
-Banking77 0.502 against 0.515, CLINC150 0.629 against 0.634). Smaller corpora, laid out by
-UMAP, keep UMAP's map: EVoC's kernels would be loaded for it alone.
+start took 1.03 s on 20,000 StackOverflow titles where UMAP's 100 took 3.42 s, and kept more of
+each question's 15 nearest neighbours among its 15 nearest on the map (0.187 against 0.168;
+Banking77 0.502 against 0.511, CLINC150 0.629 against 0.635; bench/map_layout.py). Smaller
+corpora, laid out by UMAP, keep UMAP's map: EVoC's kernels would be loaded for it alone.
 """
 
 from __future__ import annotations

@@ -48,6 +48,17 @@ def test_default_model_loads_offline_from_its_package(default_encoder: Encoder) 
     assert similarity[0, 1] > 0.6 > similarity[0, 2]  # paraphrases are close, topics are not
 
 
+def test_the_suites_remembering_encoder_gives_the_models_vectors(default_encoder: Encoder) -> None:
+    """The tests' default encoder skips the model for texts it has seen; what it returns must
+    be what the model gives, row for row, repeats and new texts mixed."""
+    plain = Encoder(default_encoder.spec, model=default_encoder._model)
+    texts = [*SENTENCES, SENTENCES[0], "a text not seen before", SENTENCES[2]]
+    default_encoder.encode(SENTENCES)  # seen
+    np.testing.assert_allclose(default_encoder.encode(texts), plain.encode(texts), atol=1e-5)
+    many = [f"question number {i}" for i in range(150)] + texts  # past one batch
+    np.testing.assert_allclose(default_encoder.encode(many), plain.encode(many), atol=1e-5)
+
+
 def test_matryoshka_truncation_renormalises_the_prefix(default_encoder: Encoder) -> None:
     truncated = Encoder(EncoderSpec("all-MiniLM-L6-v2", truncate_dim=64), device="cpu")
     short = truncated.encode(SENTENCES)
