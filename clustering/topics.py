@@ -313,7 +313,7 @@ class TopicClusterer:
 # 384 dimensions. Up to this many points, such data goes in as the exact distance graph instead
 # (fast_hdbscan's precomputed path, the same labels, compiled once per machine).
 KD_TREE_MAX_DIMENSIONS = 30
-EXACT_GRAPH_MAX_POINTS = 5_000
+EXACT_GRAPH_MAX_POINTS = 2_000  # dense n-by-n arrays: 198 MiB at the peak, at this size
 
 
 def distance_graph(points: npt.NDArray[np.float64]) -> sparse.csr_matrix:
