@@ -76,3 +76,18 @@ def principal_axes(points: Floats, dimensions: int) -> Floats:
     projected = centred @ axes[:dimensions].T
     scale = float(np.abs(projected).max()) or 1.0
     return np.asarray(10.0 * projected / scale, dtype=np.float32)
+
+
+def neighbours_kept(xy: Floats, graph: KnnGraph, k: int = 15) -> float:
+    """How much of the graph a map keeps: the mean share of each row's `k` nearest neighbours
+    in `graph` (self excluded) that are among its `k` nearest on the map."""
+    import faiss
+
+    points = np.ascontiguousarray(xy, dtype=np.float32)
+    index = faiss.IndexFlatL2(points.shape[1])
+    index.add(points)
+    _, nearest = index.search(points, k + 1)
+    wanted = graph.indices[:, 1 : k + 1]
+    return float(
+        np.mean([len(set(a) & set(b[1:])) / k for a, b in zip(wanted, nearest, strict=True)])
+    )

@@ -131,8 +131,8 @@ def _compute(
     progress("duplicates", 1, 1)
 
     sampled = samples_topics(n, params.topic_sample)
-    fitted = params.topic_sample if sampled else n
-    umap = params.topic_clusterer().lays_out_with_umap(fitted)
+    clusterer = params.topic_clusterer()
+    umap = clusterer.lays_out_with_umap(params.topic_sample if sampled else n)
     engines = ("fast_hdbscan",) if umap else ("fast_hdbscan", "evoc")
     stage = "topics" if kernels_on_disk(engines) else first_run_stage(engines)
     if sampled:
@@ -141,11 +141,11 @@ def _compute(
     topics: TopicClusterer | SampledTopics
     if sampled:
         topics = SampledTopics(
-            clusterer=params.topic_clusterer(), sample_size=params.topic_sample,
+            clusterer=clusterer, sample_size=params.topic_sample,
             knn_k=params.knn_k, seed=params.random_state or 0,
         ).fit(data.vectors)  # fmt: skip
     else:
-        topics = params.topic_clusterer().fit(graph, data.vectors)
+        topics = clusterer.fit(graph, data.vectors)
     labels, strengths = _attach_near_duplicates(
         graph, topics.labels_, topics.probabilities_, threshold
     )

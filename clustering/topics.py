@@ -313,14 +313,15 @@ class TopicClusterer:
 # 384 dimensions. Up to this many points, such data goes in as the exact distance graph instead
 # (fast_hdbscan's precomputed path, the same labels, compiled once per machine).
 KD_TREE_MAX_DIMENSIONS = 30
-EXACT_GRAPH_MAX_POINTS = 2_000  # dense n-by-n arrays: 198 MiB at the peak, at this size
+EXACT_GRAPH_MAX_POINTS = 2_000  # dense n-by-n arrays: 206 MiB at the peak, at this size
 
 
 def distance_graph(points: npt.NDArray[np.float64]) -> sparse.csr_matrix:
     """Every pair's euclidean distance as a sparse graph, the diagonal left out and exact
     duplicates kept as explicit zeros."""
-    squared = np.einsum("ij,ij->i", points, points)
-    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2 * points @ points.T, 0))
+    from scipy.spatial.distance import pdist, squareform
+
+    distances = squareform(pdist(points))
     rows, columns = np.nonzero(~np.eye(len(points), dtype=bool))
     return sparse.csr_matrix((distances[rows, columns], (rows, columns)), shape=distances.shape)
 
@@ -336,8 +337,10 @@ class HdbscanTrees:
         self.selection = selection
         self._trees: dict[int, npt.NDArray[np.float64]] = {}
         wide = self.points.shape[1] > KD_TREE_MAX_DIMENSIONS
-        self._graph = (
-            distance_graph(self.points) if wide and len(points) <= EXACT_GRAPH_MAX_POINTS else None
+        exact = wide and len(points) <= EXACT_GRAPH_MAX_POINTS
+        # What fast_hdbscan's spanning tree is built from: the points, or their distances.
+        self._tree_input = (
+            (distance_graph(self.points), "precomputed") if exact else (self.points, "euclidean")
         )
 
     def clusters(self, min_cluster_size: int, min_samples: int) -> tuple[Labels, Floats]:
@@ -348,12 +351,8 @@ class HdbscanTrees:
             return np.full(n, -1, dtype=np.int64), np.zeros(n, dtype=np.float32)
         tree = self._trees.get(min_samples)
         if tree is None:
-            if self._graph is None:
-                tree = compute_minimum_spanning_tree(self.points, min_samples=min_samples)[0]
-            else:
-                tree = compute_minimum_spanning_tree(
-                    self._graph, min_samples=min_samples, metric="precomputed"
-                )[0]
+            data, metric = self._tree_input
+            tree = compute_minimum_spanning_tree(data, min_samples=min_samples, metric=metric)[0]
             self._trees[min_samples] = tree
         labels, strengths, *_ = clusters_from_spanning_tree(
             tree, min_cluster_size=min_cluster_size, cluster_selection_method=self.selection

@@ -10,14 +10,25 @@ import pytest
 from clustering import kernels
 
 
+def _fake_engines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, compiled: dict[str, bool]
+) -> None:
+    """Installed packages named as `compiled`'s keys, each with or without numba's cache."""
+    specs = {}
+    for name, has_cache in compiled.items():
+        package = tmp_path / name
+        (package / "__pycache__").mkdir(parents=True)
+        (package / "__init__.py").write_text("")
+        if has_cache:
+            (package / "__pycache__" / "core.boruvka-10.py311.nbi").write_bytes(b"index")
+        specs[name] = importlib.machinery.ModuleSpec(
+            name, None, origin=str(package / "__init__.py")
+        )
+    monkeypatch.setattr("importlib.util.find_spec", lambda name: specs.get(name))
+
+
 def _fake_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, compiled: bool) -> None:
-    package = tmp_path / "fast_hdbscan"
-    (package / "__pycache__").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    if compiled:
-        (package / "__pycache__" / "core.boruvka-10.py311.nbi").write_bytes(b"index")
-    spec = importlib.machinery.ModuleSpec("fast_hdbscan", None, origin=str(package / "__init__.py"))
-    monkeypatch.setattr("importlib.util.find_spec", lambda name: spec)
+    _fake_engines(tmp_path, monkeypatch, {"fast_hdbscan": compiled})
 
 
 def test_a_cold_installation_is_noticed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -35,15 +46,6 @@ def test_a_run_that_does_not_use_an_engine_does_not_wait_for_it(
 ) -> None:
     """A small corpus is laid out by UMAP: EVoC's kernels never compile, and the run must not
     say they are compiling every time."""
-    compiled = tmp_path / "fast_hdbscan"
-    (compiled / "__pycache__").mkdir(parents=True)
-    (compiled / "__pycache__" / "core.boruvka-10.py311.nbi").write_bytes(b"index")
-    (tmp_path / "evoc" / "__pycache__").mkdir(parents=True)
-    origins = {name: tmp_path / name / "__init__.py" for name in ("fast_hdbscan", "evoc")}
-    specs = {
-        name: importlib.machinery.ModuleSpec(name, None, origin=str(origin))
-        for name, origin in origins.items()
-    }
-    monkeypatch.setattr("importlib.util.find_spec", lambda name: specs.get(name))
+    _fake_engines(tmp_path, monkeypatch, {"fast_hdbscan": True, "evoc": False})
     assert kernels.kernels_on_disk(("fast_hdbscan",)) is True
     assert kernels.kernels_on_disk(("fast_hdbscan", "evoc")) is False

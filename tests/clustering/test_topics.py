@@ -72,9 +72,10 @@ def test_wide_points_get_the_labels_of_the_same_distances_in_few_dimensions(
     centred = wide - wide.mean(axis=0)
     _, _, axes = np.linalg.svd(centred, full_matrices=False)
     narrow = centred @ axes[:27].T  # 28 points span 27 dimensions: every distance is kept
+    wide_trees, narrow_trees = HdbscanTrees(wide, selection), HdbscanTrees(narrow, selection)
     for size, samples in ((3, 3), (5, 3), (5, 5)):
-        labels, strengths = HdbscanTrees(wide, selection).clusters(size, samples)
-        expected, expected_strengths = HdbscanTrees(narrow, selection).clusters(size, samples)
+        labels, strengths = wide_trees.clusters(size, samples)
+        expected, expected_strengths = narrow_trees.clusters(size, samples)
         np.testing.assert_array_equal(labels, expected)
         np.testing.assert_allclose(strengths, expected_strengths, rtol=1e-5)
         assert labels.max() >= 1  # the blobs are found, not one catch-all
