@@ -63,6 +63,14 @@ def cluster(
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed (slower, reproducible).")] = None,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the 2-D map.")] = False,
+    keep_outliers: Annotated[
+        bool,
+        typer.Option(
+            "--keep-outliers",
+            help="Leave every outlier HDBSCAN finds out of the topics (default: those as close "
+            "to a topic's centre as its members join it).",
+        ),
+    ] = False,
     topic_sample: Annotated[
         int,
         typer.Option(
@@ -86,6 +94,7 @@ def cluster(
         n_components=components,
         duplicate_threshold=duplicate_threshold,
         make_map=not no_map,
+        join_outliers=not keep_outliers,
         random_state=seed,
         topic_sample=topic_sample,
     )

@@ -1,8 +1,9 @@
 """Topic clustering judged against known labels: V-measure, adjusted Rand index, noise share.
 
-The same stage as `qclust cluster` (kNN graph, layout, HDBSCAN) on vectors in memory, so a
-labelled file can be scored without creating a corpus. Outliers count as one more label, so a
-run cannot look good by calling everything noise.
+The same stage as `qclust cluster` (kNN graph, layout, HDBSCAN, outliers joining the nearest
+topic) on vectors in memory, so a labelled file can be scored without creating a corpus; only
+the near-duplicate attachment is left out, as it needs a corpus's duplicate threshold.
+Outliers count as one more label, so a run cannot look good by calling everything noise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy.typing as npt
 from sklearn.metrics import adjusted_rand_score, v_measure_score
 
 from clustering.knn import knn_graph
+from clustering.outliers import attach_to_centres
 from clustering.params import ClusterParams
 
 
@@ -42,7 +44,10 @@ def evaluate_clustering(
     params = params or ClusterParams()
     params.validate()
     graph = knn_graph(vectors, params.knn_k)
-    labels = params.topic_clusterer().fit(graph, vectors).labels_
+    topics = params.topic_clusterer().fit(graph, vectors)
+    labels = topics.labels_
+    if params.join_outliers:
+        labels, _ = attach_to_centres(vectors, labels, topics.probabilities_)
     v_measure, ari = score_clusters(truth, labels)
     return ClusterScores(
         questions=len(vectors),

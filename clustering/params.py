@@ -21,6 +21,7 @@ class ClusterParams:
     duplicate_threshold: float | None = None  # None: the corpus's threshold
     attach_similarity: float = 0.6  # outliers this close to a cluster are offered to it
     make_map: bool = True
+    join_outliers: bool = True  # outliers as close to a topic's centre as its members join it
     # Above twice this many questions, topics are fitted on a seeded sample of this many and
     # the rest placed by their sampled neighbours' vote (clustering.sampled); 0: never.
     topic_sample: int = DEFAULT_SAMPLE

@@ -25,6 +25,7 @@ from clustering.knn import KnnGraph, knn_graph
 from clustering.mapping import map_2d
 from clustering.naming import ctfidf_keywords, name_from_keywords, representatives
 from clustering.near_duplicates import NearDuplicateGrouper
+from clustering.outliers import attach_to_centres, member_similarities, topic_centres, unit_rows
 from clustering.params import ClusterParams
 from clustering.placement import nearest_labelled
 from clustering.sampled import SampledTopics, samples_topics
@@ -149,6 +150,8 @@ def _compute(
     labels, strengths = _attach_near_duplicates(
         graph, topics.labels_, topics.probabilities_, threshold
     )
+    if params.join_outliers:
+        labels, strengths = attach_to_centres(data.vectors, labels, strengths)
     progress(stage, 1, 1)
 
     progress("names", 0, 1)
@@ -270,10 +273,9 @@ def _centrality(
 ) -> npt.NDArray[np.float32]:
     """Cosine of each member to its cluster's mean direction (0 for outliers)."""
     result = np.zeros(len(vectors), dtype=np.float32)
-    for label in np.unique(labels[labels >= 0]):
-        rows = labels == label
-        centre = vectors[rows].mean(axis=0)
-        result[rows] = vectors[rows] @ (centre / max(float(np.linalg.norm(centre)), 1e-12))
+    if (labels >= 0).any():
+        unit = unit_rows(vectors)
+        result[labels >= 0] = member_similarities(unit, labels, topic_centres(unit, labels))
     return result
 
 

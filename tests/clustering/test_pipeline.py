@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from db.cluster_queries import (
     duplicate_groups,
     latest_run,
     rename_cluster,
+    run_memberships,
 )
 from db.models import Cluster, ClusterMember, ClusterRun, DuplicateGroup, Question, RunStatus
 from db.queries import get_corpus
@@ -230,3 +232,24 @@ def test_a_failure_marks_the_run_failed_and_writes_nothing_else(
         assert (run.status, run.message) == (RunStatus.FAILED, "disk full")
         assert session.scalar(select(func.count()).select_from(ClusterMember)) == 0
         assert latest_run(session, run.corpus_id) is None
+
+
+def test_outliers_close_to_a_topic_join_it_and_no_member_moves(
+    demo: sessionmaker[Session], settings: Settings
+) -> None:
+    """The same seeded fit with and without joining outliers: joining only adds members (each
+    topic of the plain run lies inside one topic of the other), and leaves fewer outliers."""
+    kept = run_clustering(
+        "demo", settings=settings, sessions=demo, params=replace(FAST, join_outliers=False)
+    )
+    joined = run_clustering("demo", settings=settings, sessions=demo, params=FAST)
+    with demo() as session:
+        plain, attached = run_memberships(session, kept), run_memberships(session, joined)
+        noise = {run: _run(demo, run).noise_share for run in (kept, joined)}
+        recorded = session.get_one(ClusterRun, kept).params["join_outliers"]
+    assert recorded is False
+    assert noise[joined] < noise[kept]
+    topic_of = {q: key for key, ids in attached.items() for q in ids}
+    for ids in plain.values():
+        assert len({topic_of[q] for q in ids}) == 1
+    assert sum(map(len, attached.values())) > sum(map(len, plain.values()))
