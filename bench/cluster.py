@@ -194,7 +194,8 @@ def child_topics(
     name: str, out_path: str, seeds: str = "", embedding: str = "auto"
 ) -> dict[str, Any]:
     """qclust's topic stage alone: `TopicClusterer.fit` (the layout of the kNN graph, EVoC's
-    node embedding or with `embedding` "umap" UMAP, + fast_hdbscan)
+    node embedding or with `embedding` "umap" UMAP, + fast_hdbscan) and the outliers joining
+    their nearest topic (`attach_to_centres`)
     on the stored vectors and the graph `qclust cluster` builds (built before the clock). Timed
     twice in the process: the first fit (`first_s`: loads umap's kernels from numba's disk cache
     and compiles fast_hdbscan's, which have none, as every `qclust cluster` process does) and a
@@ -202,6 +203,7 @@ def child_topics(
     (comma-separated) a seeded fit, and HDBSCAN at each min_cluster_size of MCS_SWEEP on its
     UMAP embedding."""
     from clustering.knn import knn_graph
+    from clustering.outliers import attach_to_centres
     from clustering.params import ClusterParams
     from clustering.pipeline import load_corpus_vectors
     from clustering.topics import TopicClusterer
@@ -217,9 +219,10 @@ def child_topics(
     clusterer = replace(params.topic_clusterer(), embedding=layout)
     started = time.perf_counter()
     clusterer.fit(graph, data.vectors)
+    labels, _ = attach_to_centres(data.vectors, clusterer.labels_, clusterer.probabilities_)
     seconds = time.perf_counter() - started
     peak = _peak_mb()
-    arrays: dict[str, Any] = {"labels": clusterer.labels_, "sizes": np.array(MCS_SWEEP)}
+    arrays: dict[str, Any] = {"labels": labels, "sizes": np.array(MCS_SWEEP)}
     for seed in _seeds(seeds):
         seeded = TopicClusterer(random_state=seed, embedding=layout).fit(graph, data.vectors)
         # the HDBSCAN step of TopicClusterer itself (min_samples = min_cluster_size)
@@ -357,7 +360,7 @@ SIDE_LABELS = {
     "baseline": "baseline (BERTopic default)",
     "cached": "baseline, umap kernels cached",
     "qclust": "qclust cluster",
-    "topics": "qclust topic stage (layout auto: EVoC from 2,000 questions + HDBSCAN sweep)",
+    "topics": "qclust topic stage (EVoC layout from 2,000 questions, HDBSCAN sweep, outliers)",
     "topics-umap": "qclust topic stage, UMAP layout (before)",
     "evoc": "EVoC default (labels_)",
 }

@@ -31,37 +31,45 @@ def unit_rows(vectors: Floats) -> Floats:
     return unit
 
 
+def chunks(count: int) -> list[slice]:
+    """Row ranges of at most `CHUNK`: no full normalised copy of a million vectors (1.5 GB)."""
+    return [slice(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
+
+
 def topic_centres(vectors: Floats, labels: Labels) -> Floats:
-    """Unit mean direction of each label 0..max (a label with no member: zeros)."""
-    clustered = np.flatnonzero(labels >= 0)
-    count = int(labels.max()) + 1
-    membership = sparse.csr_matrix(
-        (np.ones(len(clustered), dtype=np.float32), (labels[clustered], clustered)),
-        shape=(count, len(labels)),
-    )
-    return unit_rows(np.asarray(membership @ vectors, dtype=np.float32))
+    """Unit mean direction (of the unit vectors) of each label 0..max; zeros for a label
+    with no member."""
+    centres = np.zeros((int(labels.max()) + 1, vectors.shape[1]), dtype=np.float32)
+    for rows in chunks(len(labels)):
+        members = np.flatnonzero(labels[rows] >= 0)
+        membership = sparse.csr_matrix(
+            (np.ones(len(members), dtype=np.float32), (labels[rows][members], members)),
+            shape=(len(centres), rows.stop - rows.start),
+        )
+        centres += np.asarray(membership @ unit_rows(vectors[rows]), dtype=np.float32)
+    return unit_rows(centres)
 
 
-def member_similarities(unit: Floats, labels: Labels, centres: Floats) -> Floats:
-    """Cosine of each clustered question to its own topic's centre (in chunks)."""
+def member_similarities(vectors: Floats, labels: Labels, centres: Floats) -> Floats:
+    """Cosine of each clustered question to its own topic's centre, in row order."""
     clustered = np.flatnonzero(labels >= 0)
     result = np.empty(len(clustered), dtype=np.float32)
-    for start in range(0, len(clustered), CHUNK):
-        rows = clustered[start : start + CHUNK]
-        result[start : start + len(rows)] = np.einsum("ij,ij->i", unit[rows], centres[labels[rows]])
+    for part in chunks(len(clustered)):
+        rows = clustered[part]
+        result[part] = np.einsum("ij,ij->i", unit_rows(vectors[rows]), centres[labels[rows]])
     return result
 
 
 def nearest_centres(
-    unit: Floats, rows: npt.NDArray[np.intp], centres: Floats
+    vectors: Floats, rows: npt.NDArray[np.intp], centres: Floats
 ) -> tuple[Labels, Floats]:
     """For each of `rows`: the nearest centre's label and its cosine."""
     best = np.empty(len(rows), dtype=np.int64)
     similarity = np.empty(len(rows), dtype=np.float32)
-    for start in range(0, len(rows), CHUNK):
-        block = unit[rows[start : start + CHUNK]] @ centres.T
-        best[start : start + len(block)] = block.argmax(axis=1)
-        similarity[start : start + len(block)] = block.max(axis=1)
+    for part in chunks(len(rows)):
+        block = unit_rows(vectors[rows[part]]) @ centres.T
+        best[part] = block.argmax(axis=1)
+        similarity[part] = block.max(axis=1)
     return best, similarity
 
 
@@ -78,9 +86,8 @@ def attach_to_centres(
     outliers = np.flatnonzero(labels < 0)
     if not len(outliers) or not (labels >= 0).any():
         return labels, strengths
-    unit = unit_rows(vectors)
-    centres = topic_centres(unit, labels)
-    members = member_similarities(unit, labels, centres)
+    centres = topic_centres(vectors, labels)
+    members = member_similarities(vectors, labels, centres)
     clustered_labels = labels[labels >= 0]
     order = np.argsort(clustered_labels, kind="stable")
     bounds = np.searchsorted(clustered_labels[order], np.arange(len(centres) + 1))
@@ -89,7 +96,7 @@ def attach_to_centres(
         own = members[order[bounds[label] : bounds[label + 1]]]
         if len(own):
             thresholds[label] = min(float(np.quantile(own, member_quantile)), close_enough)
-    nearest, similarity = nearest_centres(unit, outliers, centres)
+    nearest, similarity = nearest_centres(vectors, outliers, centres)
     joins = similarity >= thresholds[nearest]
     attached, attached_strengths = labels.copy(), strengths.copy()
     attached[outliers[joins]] = nearest[joins]

@@ -25,7 +25,7 @@ from clustering.knn import KnnGraph, knn_graph
 from clustering.mapping import map_2d
 from clustering.naming import ctfidf_keywords, name_from_keywords, representatives
 from clustering.near_duplicates import NearDuplicateGrouper
-from clustering.outliers import attach_to_centres, member_similarities, topic_centres, unit_rows
+from clustering.outliers import attach_to_centres, member_similarities, topic_centres
 from clustering.params import ClusterParams
 from clustering.placement import nearest_labelled
 from clustering.sampled import SampledTopics, samples_topics
@@ -274,8 +274,7 @@ def _centrality(
     """Cosine of each member to its cluster's mean direction (0 for outliers)."""
     result = np.zeros(len(vectors), dtype=np.float32)
     if (labels >= 0).any():
-        unit = unit_rows(vectors)
-        result[labels >= 0] = member_similarities(unit, labels, topic_centres(unit, labels))
+        result[labels >= 0] = member_similarities(vectors, labels, topic_centres(vectors, labels))
     return result
 
 

@@ -35,7 +35,7 @@ def test_an_outlier_joins_a_loose_topic_its_members_are_no_closer_to_but_not_a_t
     attached, attached_strengths = attach_to_centres(vectors, labels, strengths)
     assert attached[:16].tolist() == labels[:16].tolist()  # members stay where they were
     assert attached[16:].tolist() == [1, -1, 0, -1]
-    centres = topic_centres(unit_rows(vectors), labels)
+    centres = topic_centres(vectors, labels)
     assert attached_strengths[16] == pytest.approx(float(unit_rows(vectors)[16] @ centres[1]))
     assert attached_strengths[18] == pytest.approx(float(unit_rows(vectors)[18] @ centres[0]))
     assert attached_strengths[[17, 19]].tolist() == strengths[[17, 19]].tolist()
