@@ -19,7 +19,6 @@ class ClusterParams:
     n_neighbors: int = 15
     n_components: int = 5
     duplicate_threshold: float | None = None  # None: the corpus's threshold
-    attach_similarity: float = 0.6  # outliers this close to a cluster are offered to it
     make_map: bool = True
     join_outliers: bool = True  # outliers as close to a topic's centre as its members join it
     # Above twice this many questions, topics are fitted on a seeded sample of this many and
@@ -49,8 +48,6 @@ class ClusterParams:
                 f"topic sample must be 0 (never sample) or at least {MIN_SAMPLE}, "
                 f"not {self.topic_sample}"
             )
-        if not 0.0 <= self.attach_similarity <= 1.0:
-            raise ParameterError(f"attach similarity must be 0 to 1, not {self.attach_similarity}")
 
     @property
     def knn_k(self) -> int:
