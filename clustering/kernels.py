@@ -1,4 +1,4 @@
-"""Keep umap-learn's numba kernels compiled on disk.
+"""Keep numba kernels (umap-learn's and qclust's own) compiled on disk.
 
 umap-learn compiles over a hundred numba functions without `cache=True`, so every new process
 spends about 6 seconds (on 2 cores) compiling them again before the first UMAP. Turning on
@@ -8,7 +8,9 @@ numba's own on-disk cache for them makes that a one-time cost per installation.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import cache
+from typing import Any
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +44,19 @@ def cache_umap_kernels() -> int:
                     continue
                 enabled += 1
     return enabled
+
+
+def compiled(function: Callable[..., Any]) -> Any:
+    """`function` compiled by numba, kept on disk where the install allows (as `cache=True`
+    would, which refuses to compile at all where no cache folder can be written)."""
+    import numba
+
+    dispatcher = numba.njit(function)
+    try:
+        dispatcher.enable_caching()
+    except Exception as exc:  # a read-only install and HOME: compile in each process
+        logger.debug("numba cache unavailable for %s: %s", function.__name__, exc)
+    return dispatcher
 
 
 def kernels_on_disk(engines: tuple[str, ...] = ("fast_hdbscan", "evoc")) -> bool:

@@ -21,6 +21,7 @@ from clustering.embedding import node_embedding
 from clustering.errors import ParameterError
 from clustering.kernels import cache_umap_kernels
 from clustering.knn import KnnGraph
+from clustering.spanning_tree import canonical_tree
 
 logger = logging.getLogger(__name__)
 
@@ -330,7 +331,9 @@ class HdbscanTrees:
     """HDBSCAN of one set of points at many sizes. Its minimum spanning tree (of mutual
     reachability) depends on `min_samples` alone, so the sizes that share it share the tree:
     on 20,000 titles the level search builds 2 trees for its 12 sizes, and each size after the
-    tree is a condensation of about 15 ms. The labels are `fast_hdbscan.HDBSCAN`'s own."""
+    tree is a condensation of about 15 ms. The tree is rebuilt canonical (`canonical_tree`,
+    10 ms there), so the labels are the same on every run and thread count; for that tree
+    they are `fast_hdbscan.HDBSCAN`'s own."""
 
     def __init__(self, points: Floats, selection: Selection) -> None:
         self.points = np.ascontiguousarray(points, dtype=np.float64)
@@ -352,8 +355,8 @@ class HdbscanTrees:
         tree = self._trees.get(min_samples)
         if tree is None:
             data, metric = self._tree_input
-            tree = compute_minimum_spanning_tree(data, min_samples=min_samples, metric=metric)[0]
-            self._trees[min_samples] = tree
+            found = compute_minimum_spanning_tree(data, min_samples=min_samples, metric=metric)[0]
+            tree = self._trees[min_samples] = canonical_tree(found)
         labels, strengths, *_ = clusters_from_spanning_tree(
             tree, min_cluster_size=min_cluster_size, cluster_selection_method=self.selection
         )

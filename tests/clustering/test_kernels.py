@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.machinery
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,3 +50,29 @@ def test_a_run_that_does_not_use_an_engine_does_not_wait_for_it(
     _fake_engines(tmp_path, monkeypatch, {"fast_hdbscan": True, "evoc": False})
     assert kernels.kernels_on_disk(("fast_hdbscan",)) is True
     assert kernels.kernels_on_disk(("fast_hdbscan", "evoc")) is False
+
+
+def _total(values: Any) -> float:
+    result = 0.0
+    for value in values:
+        result += value
+    return result
+
+
+def test_own_kernels_are_cached_on_disk_or_compiled_in_the_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Where numba can write no cache, qclust's kernels still compile (`cache=True` refuses)."""
+    import numba.core.dispatcher
+    import numpy as np
+
+    cached = kernels.compiled(_total)
+    assert cached._cache.__class__.__name__ == "FunctionCache"
+
+    def nowhere_to_write(self: object) -> None:
+        raise RuntimeError("cannot cache function: no locator available")
+
+    monkeypatch.setattr(numba.core.dispatcher.Dispatcher, "enable_caching", nowhere_to_write)
+    uncached = kernels.compiled(_total)
+    assert uncached._cache.__class__.__name__ == "NullCache"
+    assert uncached(np.arange(4.0)) == cached(np.arange(4.0)) == 6.0
