@@ -91,19 +91,37 @@ class CoherenceScorer:
         np.fill_diagonal(self.distances, 0.0)
 
     def score(self, labels: Labels) -> float:
-        from sklearn.metrics import silhouette_score
-
         sampled = labels[self.rows]
-        clustered = sampled >= 0
-        if len(np.unique(sampled[clustered])) < 2 or clustered.sum() <= len(
-            np.unique(sampled[clustered])
-        ):
-            return 0.0
-        inside = np.flatnonzero(clustered)
-        score = silhouette_score(
-            self.distances[np.ix_(inside, inside)], sampled[inside], metric="precomputed"
-        )
-        return float(score) * float((labels >= 0).mean())
+        inside = np.flatnonzero(sampled >= 0)
+        silhouette = cosine_silhouette(self.distances, inside, sampled[inside])
+        return silhouette * float((labels >= 0).mean())
+
+
+def cosine_silhouette(
+    distances: npt.NDArray[np.float32], rows: npt.NDArray[np.int64], labels: Labels
+) -> float:
+    """sklearn's `silhouette_score` of `rows` of the square `distances`, labelled `labels`
+    (0 below two clusters, or with no more rows than clusters). Each row's distance sums to
+    every cluster are one sparse product, not sklearn's checks and chunked reductions: the
+    nine to eleven scores of a level search took 0.17 s with sklearn on 2,000 questions."""
+    clusters, codes = np.unique(labels, return_inverse=True)
+    if len(clusters) < 2 or len(rows) <= len(clusters):
+        return 0.0
+    members = sparse.csr_matrix(
+        (np.ones(len(rows), dtype=np.float32), (codes, rows)),
+        shape=(len(clusters), len(distances)),
+    )
+    sums = np.asarray(members @ distances).T[rows].astype(np.float64)  # symmetric: row, cluster
+    sizes = np.bincount(codes).astype(np.float64)
+    own = np.arange(len(rows)), codes
+    within = sums[own] / np.maximum(sizes[codes] - 1.0, 1.0)
+    means = sums / sizes
+    means[own] = np.inf
+    between = means.min(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        each = (between - within) / np.maximum(within, between)
+    each[sizes[codes] == 1] = 0.0  # sklearn's convention for a cluster of one
+    return float(np.nan_to_num(each).mean())
 
 
 def largest_share(labels: Labels) -> float:

@@ -16,9 +16,11 @@ from clustering.knn import knn_graph
 from clustering.params import ClusterParams
 from clustering.pipeline import run_clustering
 from clustering.topics import (
+    CoherenceScorer,
     TopicClusterer,
     candidate_sizes,
     coherence,
+    cosine_silhouette,
     largest_share,
     pick_level,
 )
@@ -70,6 +72,26 @@ def test_coherence_rewards_clean_clusters_and_coverage() -> None:
     assert half_outliers == pytest.approx(right / 2, rel=0.15)  # the share clustered counts
     assert coherence(vectors, np.full(200, -1)) == 0.0
     assert coherence(vectors, np.zeros(200, dtype=np.int64)) == 0.0  # one cluster: no contrast
+
+
+@pytest.mark.parametrize("clusters", [2, 7, 60])
+def test_the_silhouette_is_sklearns(clusters: int) -> None:
+    """On outliers, clusters of one and the sampled rows: sklearn's value, to float32 sums."""
+    from sklearn.metrics import silhouette_score
+
+    rng = np.random.default_rng(clusters)
+    vectors = _unit(rng.normal(size=(clusters, 16))[rng.integers(0, clusters, 300)])
+    vectors = _unit(vectors + 0.3 * rng.normal(size=vectors.shape))
+    labels = np.where(rng.random(300) < 0.2, -1, rng.integers(0, clusters, 300))
+    labels[:3] = [clusters, clusters + 1, clusters + 2]  # three clusters of one
+    scorer = CoherenceScorer(vectors, sample=250)
+    inside = np.flatnonzero(labels[scorer.rows] >= 0)
+    expected = silhouette_score(
+        scorer.distances[np.ix_(inside, inside)], labels[scorer.rows][inside], metric="precomputed"
+    )
+    actual = cosine_silhouette(scorer.distances, inside, labels[scorer.rows][inside])
+    assert actual == pytest.approx(expected, abs=1e-6)
+    assert cosine_silhouette(scorer.distances, inside, np.zeros(len(inside), np.int64)) == 0.0
 
 
 def test_the_most_coherent_level_is_kept_and_granularity_moves_along_the_grid() -> None:
