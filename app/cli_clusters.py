@@ -23,6 +23,7 @@ from app.cli_common import (
     out,
     plural,
 )
+from clustering.embedding import DEFAULT_SEED
 from clustering.sampled import DEFAULT_SAMPLE
 from db.cluster_queries import (
     ClusterView,
@@ -61,7 +62,10 @@ def cluster(
     duplicate_threshold: Annotated[
         float | None, typer.Option(help="Near-duplicate cosine (default: the corpus's).")
     ] = None,
-    seed: Annotated[int | None, typer.Option(help="Random seed (slower, reproducible).")] = None,
+    seed: Annotated[
+        int,
+        typer.Option(help="Random seed: the same corpus, options and seed give the same clusters."),
+    ] = DEFAULT_SEED,
     no_map: Annotated[bool, typer.Option("--no-map", help="Skip the 2-D map.")] = False,
     keep_outliers: Annotated[
         bool,

@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from app.cli_common import JsonOption, app, comma_list, emit_json, open_service, out
+from clustering.embedding import DEFAULT_SEED
 
 if TYPE_CHECKING:  # the metrics types load only when an evaluation runs
     from app.service.evaluation import EvalReport, RetrievalMetrics, StsMetrics
@@ -214,9 +215,7 @@ def clusters(
     text_column: TextColumnsOption = None,
     label: LabelOption = None,
     min_cluster_size: Annotated[int | None, typer.Option(min=2)] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Seed the layouts (else EVoC's 0, UMAP none).")
-    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed the layouts.")] = DEFAULT_SEED,
     as_json: JsonOption = False,
 ) -> None:
     """Topic clustering (text and label): V-measure, adjusted Rand index, noise share."""

@@ -555,7 +555,7 @@ def tables(results: list[tuple[str, Comparison]], repeats: int) -> list[str]:
             first_fit = f"{median(r['first_s'] for r in runs):.1f}" if "first_s" in runs[0] else ""
             lines.append(
                 f"| {name} | {result.n:,} | {SIDE_LABELS[side]} | "
-                f"{median(r['seconds'] for r in runs):.1f} | {first_fit} | "
+                f"{median(r['seconds'] for r in runs):.2f} | {first_fit} | "
                 f"{max(r['peak_mb'] for r in runs):.0f} | {mean(r['v'] for r in runs):.3f} | "
                 f"{mean(r['ari'] for r in runs):.3f} | {mean(r['clusters'] for r in runs):.0f} | "
                 f"{mean(r['noise'] for r in runs):.1%} |"
@@ -569,6 +569,13 @@ def tables(results: list[tuple[str, Comparison]], repeats: int) -> list[str]:
                         f"| {name} | | speed-up of qclust cluster vs {SIDE_LABELS[side]} | "
                         f"{speedup:.2f}x | | | | | | |"
                     )
+        if "topics" in result.runs and "evoc" in result.runs:
+            stage = median(r["seconds"] for r in result.runs["topics"])
+            ratio = stage / median(r["seconds"] for r in result.runs["evoc"])
+            lines.append(
+                f"| {name} | | qclust topic stage's time / EVoC default's | {ratio:.2f}x "
+                "| | | | | | |"
+            )
     if any(r.evoc_levels for _, r in results):
         lines += [
             "",

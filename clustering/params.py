@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from clustering.embedding import DEFAULT_SEED
 from clustering.errors import ParameterError
 from clustering.sampled import DEFAULT_SAMPLE, MIN_SAMPLE
 from clustering.topics import Granularity, Selection, TopicClusterer
@@ -24,7 +25,9 @@ class ClusterParams:
     # Above twice this many questions, topics are fitted on a seeded sample of this many and
     # the rest placed by their sampled neighbours' vote (clustering.sampled); 0: never.
     topic_sample: int = DEFAULT_SAMPLE
-    random_state: int | None = None
+    # Seeded by default: the same corpus and parameters give the same clusters, at no cost
+    # measured (UMAP's single-threaded seeded layout of 1,580 demo questions: 2.0 s either way).
+    random_state: int = DEFAULT_SEED
 
     def topic_clusterer(self) -> TopicClusterer:
         return TopicClusterer(

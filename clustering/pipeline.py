@@ -143,7 +143,7 @@ def _compute(
     if sampled:
         topics = SampledTopics(
             clusterer=clusterer, sample_size=params.topic_sample,
-            knn_k=params.knn_k, seed=params.random_state or 0,
+            knn_k=params.knn_k, seed=params.random_state,
         ).fit(data.vectors)  # fmt: skip
     else:
         topics = clusterer.fit(graph, data.vectors)

@@ -157,7 +157,7 @@ class Evaluation:
         text_names: Sequence[str] | None = None,
         label: str | None = None,
         min_cluster_size: int | None = None,
-        seed: int | None = None,
+        seed: int = 0,
     ) -> EvalReport[ClusterScores]:
         """Topic clustering (a text and a label), the same stage as a clustering run, in
         memory: V-measure, adjusted Rand index, noise share."""

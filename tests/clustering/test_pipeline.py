@@ -128,16 +128,16 @@ def _memberships(
 def test_a_seeded_run_gives_the_same_clusters_on_any_thread_count(
     demo: sessionmaker[Session], settings: Settings
 ) -> None:
-    """`--seed` reproduces a run: the second, on one thread, puts every question where the
-    first did (before spanning trees were made canonical, one fit in three differed, and one
-    thread against two differed every time)."""
+    """A run is reproducible, seeded by default: the second, on one thread, puts every
+    question where the first did (before spanning trees were made canonical, one fit in three
+    differed, and one thread against two differed every time)."""
     import numba
 
-    first = run_clustering("demo", settings=settings, sessions=demo, params=FAST)
+    first = run_clustering("demo", settings=settings, sessions=demo)
     threads = numba.get_num_threads()
     numba.set_num_threads(1)
     try:
-        second = run_clustering("demo", settings=settings, sessions=demo, params=FAST)
+        second = run_clustering("demo", settings=settings, sessions=demo)
     finally:
         numba.set_num_threads(threads)
     assert _memberships(demo, second) == _memberships(demo, first)
