@@ -219,7 +219,53 @@ def cluster(n: int, args: argparse.Namespace) -> dict[str, Any]:
     argv = [str(QCLUST), "cluster", "--corpus", CORPUS, "-q"]
     step = run_step("cluster", argv, data_dir, args, timeout_s=args.cluster_timeout_min * 60)
     step["finished"] = step["exit_status"] == 0 and step["stopped"] is None
+    if step["finished"]:
+        step["quality"] = topic_quality(data_dir / "qclust.db", OUT / f"corpus-{n}.csv")
     return step
+
+
+def topic_quality(database: Path, corpus_file: Path) -> dict[str, Any]:
+    """The latest run's topics against the corpus's labels: V-measure over the rows of each
+    labelled source (banking77 and clinc150 intents, stackoverflow tags; outliers count as one
+    cluster, as in bench/cluster.py), topics and outlier share."""
+    from sklearn.metrics import v_measure_score
+
+    with sqlite3.connect(f"file:{database}?mode=ro", uri=True) as connection:
+        (run_id,) = connection.execute(
+            "SELECT r.id FROM cluster_run r JOIN corpus c ON c.id = r.corpus_id "
+            "WHERE c.name = ? AND lower(r.status) = 'done' ORDER BY r.id DESC LIMIT 1",
+            (CORPUS,),
+        ).fetchone()
+        key_of = dict(
+            connection.execute(
+                "SELECT q.external_id, m.cluster_key FROM cluster_member m "
+                "JOIN question q ON q.id = m.question_id WHERE m.run_id = ?",
+                (run_id,),
+            )
+        )
+    by_source: dict[str, tuple[list[str], list[int]]] = {}
+    with corpus_file.open(encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["source"] in ("banking77", "clinc150", "stackoverflow"):
+                truth, found = by_source.setdefault(row["source"], ([], []))
+                truth.append(row["label"])
+                found.append(key_of[row["id"]])
+    truth = [f"{source}:{label}" for source, (labels, _) in by_source.items() for label in labels]
+    by_source["all three"] = (truth, [key for _, found in by_source.values() for key in found])
+    keys = list(key_of.values())
+    return {
+        "run_id": run_id,
+        "topics": len(set(keys) - {-1}),
+        "outlier_share": round(sum(k < 0 for k in keys) / len(keys), 4),
+        "v_measure": {
+            source: {
+                "rows": len(truth),
+                "v": round(float(v_measure_score(truth, found)), 3),
+                "labels": len(set(truth)),
+            }
+            for source, (truth, found) in sorted(by_source.items())
+        },
+    }
 
 
 def pages(n: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -463,6 +509,15 @@ def table(result: dict[str, Any]) -> list[str]:
         add("clustering wall; peak RSS", f"{clustered['wall_s'] / 60:,.1f} min; "
             f"{clustered['peak_rss_mb'] / 1024:,.2f} GiB ({state})",
             "goal at 1M: 30 min, 16 GiB", cmd=f"{env} {clustered['command']}")  # fmt: skip
+        quality = clustered.get("quality")
+        if quality:
+            per_source = ", ".join(
+                f"{source} {q['v']} ({q['rows']:,} rows, {q['labels']} labels)"
+                for source, q in quality["v_measure"].items()
+            )
+            add("topics; outliers; V-measure by source against its labels",
+                f"{quality['topics']}; {quality['outlier_share']:.1%}; {per_source}",
+                cmd="bench/scale.py topic_quality (after the cluster step)")  # fmt: skip
     for first, shown in (result.get("pages") or {}).items():
         fig, cmd = shown.get("figures"), f"{env} {shown['command']}"
         if not fig:

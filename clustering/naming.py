@@ -84,9 +84,46 @@ def ctfidf_keywords(
         span = slice(counts.indptr[row], counts.indptr[row + 1])
         found = counts.indices[span]
         weights = counts.data[span] / max(words_per_cluster[row], 1.0) * idf[found]
-        best = np.argsort(-weights, kind="stable")[:top_n]
-        keywords[cluster] = [str(terms[found[i]]) for i in best if weights[i] > 0]
+        ranked = [
+            str(terms[found[i]]) for i in np.argsort(-weights, kind="stable") if weights[i] > 0
+        ]
+        keywords[cluster] = without_misspellings(ranked, top_n)
     return keywords
+
+
+def without_misspellings(ranked: Sequence[str], top_n: int) -> list[str]:
+    """The first `top_n` of `ranked` terms, less any with a word one typo away from a word of
+    a term kept before it ("pasword" after "password"; "cards" after "card" too): at a
+    million questions a common word's misspellings are frequent enough to rank."""
+    kept: list[str] = []
+    kept_words: set[str] = set()
+    for term in ranked:
+        words = term.split()
+        if any(one_typo_apart(word, other) for word in words for other in kept_words):
+            continue
+        kept.append(term)
+        kept_words.update(words)
+        if len(kept) == top_n:
+            break
+    return kept
+
+
+def one_typo_apart(a: str, b: str, *, shortest: int = 4) -> bool:
+    """Whether two different words of `shortest` letters or more differ by one letter changed,
+    added, dropped, or two neighbours swapped (what make_corpus's typos and plurals do)."""
+    if a == b or min(len(a), len(b)) < shortest or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        differ = [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+        swapped = len(differ) == 2 and differ[1] == differ[0] + 1
+        return len(differ) == 1 or (
+            swapped and a[differ[0]] == b[differ[1]] and a[differ[1]] == b[differ[0]]
+        )
+    short, long = sorted((a, b), key=len)
+    first = next(
+        (i for i, (x, y) in enumerate(zip(short, long, strict=False)) if x != y), len(short)
+    )
+    return short[first:] == long[first + 1 :]
 
 
 def naming_sample(labels: Labels, *, cap: int = NAMING_SAMPLE, seed: int = 0) -> Labels:

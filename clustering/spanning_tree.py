@@ -12,6 +12,9 @@ tree, and one set of labels, for all of them.
 
 from __future__ import annotations
 
+from functools import cache
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -29,25 +32,24 @@ def canonical_tree(tree: Tree) -> Tree:
     )
     result: Tree
     written: int
-    result, written = _rebuild(edges)
+    result, written = _compiled_rebuild()(edges)
     if written != len(edges):
         raise ValueError(f"not a spanning tree: {len(edges)} edges joined {written} components")
     return result
 
 
-@compiled
-def _root(parent: npt.NDArray[np.int64], point: int) -> int:
-    top = point
-    while parent[top] != top:
-        top = parent[top]
-    while parent[point] != top:  # path compression
-        parent[point], point = top, parent[point]
-    return top
-
-
-@compiled
 def _rebuild(edges: Tree) -> tuple[Tree, int]:
-    """`canonical_tree` of `edges` sorted by weight; also how many edges it wrote."""
+    """`canonical_tree` of `edges` sorted by weight; also how many edges it wrote. (Run
+    compiled, by `_compiled_rebuild`.)"""
+
+    def _root(parent: npt.NDArray[np.int64], point: Any) -> Any:  # numba integers
+        top = point
+        while parent[top] != top:
+            top = parent[top]
+        while parent[point] != top:  # path compression
+            parent[point], point = top, parent[point]
+        return top
+
     count = len(edges) + 1
     parent = np.arange(count)
     lowest = np.arange(count)  # the lowest point of the component each root stands for
@@ -86,3 +88,10 @@ def _rebuild(edges: Tree) -> tuple[Tree, int]:
             previous = before[i]
         start = end
     return result, written
+
+
+@cache
+def _compiled_rebuild() -> Any:
+    """`_rebuild` compiled on first use, so that importing this module (as the quick CLI
+    commands do) loads no numba."""
+    return compiled(_rebuild)

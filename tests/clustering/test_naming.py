@@ -2,7 +2,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from clustering.naming import ctfidf_keywords, name_from_keywords, representatives
+from clustering.naming import (
+    ctfidf_keywords,
+    name_from_keywords,
+    one_typo_apart,
+    representatives,
+)
 
 
 def test_keywords_are_frequent_in_the_cluster_and_rare_elsewhere() -> None:
@@ -31,6 +36,34 @@ def test_names_skip_keywords_contained_in_chosen_ones() -> None:
         ["birthday", "birthday party", "mary", "mary birthday", "friday"]
     ) == ("birthday party / mary / friday")
     assert name_from_keywords([]) == "(unnamed)"
+
+
+def test_misspellings_of_a_keyword_name_nothing() -> None:
+    """At a million questions "pasword" is frequent enough to rank among the keywords."""
+    texts = (
+        ["How do I reset my password?"] * 6
+        + ["how do i reset my pasword", "Reset passwrod link", "reset my password link"]
+        + ["Where is my refund?"] * 4
+        + ["wher is my refnd", "refunds take how long"]
+    )
+    labels = np.array([0] * 9 + [1] * 6)
+    keywords = ctfidf_keywords(texts, labels, top_n=8)
+    assert set(keywords[0][:2]) == {"password", "reset"}
+    assert not {"pasword", "passwrod", "reset pasword", "reset passwrod"} & set(keywords[0])
+    assert "link" in keywords[0]  # a different word stays
+    assert "refund" in keywords[1]
+    assert not {"refnd", "refunds"} & set(keywords[1])
+    assert name_from_keywords(keywords[0]) == "reset password / link"
+
+
+def test_one_typo_apart() -> None:
+    for word, typo in (("password", "pasword"), ("password", "passwrod"), ("card", "cards"),
+                       ("transfer", "transfar"), ("account", "acount")):  # fmt: skip
+        assert one_typo_apart(word, typo)
+        assert one_typo_apart(typo, word)
+    for a, b in (("card", "card"), ("app", "apps"), ("login", "logout"), ("cancel", "cancelled"),
+                 ("form", "farm2")):  # fmt: skip
+        assert not one_typo_apart(a, b)
 
 
 def test_representatives_are_most_central_first() -> None:
