@@ -28,6 +28,7 @@ EVERYWHERE_MIN_CLUSTERS = 4
 LONGEST_KEYWORD = 24
 NAMING_SAMPLE = 200_000  # questions counted for names, at most (see `naming_sample`)
 MIN_NAMING_TEXTS = 50
+MISSPELT_RATIO = 10  # a word's correct spelling is used this many times as often
 # English contractions and possessives ("don't", "we've", "Mary's"): without this the
 # tokenizer splits them at the apostrophe and names clusters "don t" or "mary s".
 _CONTRACTION = re.compile(r"(?i)(?<=\w)(?:n['’]t|['’](?:s|ve|re|ll|d|m))\b")
@@ -79,6 +80,7 @@ def ctfidf_keywords(
         share = np.asarray((counts > 0).sum(axis=0)).ravel() / len(clusters)
         idf[share > EVERYWHERE_SHARE] = 0.0
     counts.sort_indices()
+    misspelt = MisspellingCheck([texts[int(i)] for i in members], vectorizer.token_pattern)
     keywords: dict[int, list[str]] = {}
     for row, cluster in enumerate(clusters):  # each cluster's own terms, not the vocabulary
         span = slice(counts.indptr[row], counts.indptr[row + 1])
@@ -87,19 +89,62 @@ def ctfidf_keywords(
         ranked = [
             str(terms[found[i]]) for i in np.argsort(-weights, kind="stable") if weights[i] > 0
         ]
-        keywords[cluster] = without_misspellings(ranked, top_n)
+        keywords[cluster] = without_misspellings(ranked, top_n, misspelt)
     return keywords
 
 
-def without_misspellings(ranked: Sequence[str], top_n: int) -> list[str]:
+class MisspellingCheck:
+    """Whether a word is a misspelling: one typo from a word the texts use `MISSPELT_RATIO`
+    times as often ("whhat" of "what", "plaese" of "please", stop words included). At a
+    million questions misspellings are common enough to rank, and a model that reads
+    subwords can even gather them into a topic of their own."""
+
+    def __init__(self, texts: Sequence[str], token_pattern: str | None) -> None:
+        vectorizer = CountVectorizer(preprocessor=normalise_for_naming, token_pattern=token_pattern)
+        try:
+            per_text = vectorizer.fit_transform(texts)
+        except ValueError:  # no words at all
+            self.count: dict[str, int] = {}
+        else:
+            totals = np.asarray(per_text.sum(axis=0)).ravel()
+            self.count = dict(zip(vectorizer.get_feature_names_out(), totals.tolist(), strict=True))
+        common = sorted(self.count, key=self.count.__getitem__, reverse=True)[:2000]
+        self.letters = sorted({letter for word in common for letter in word})
+        self._seen: dict[str, bool] = {}
+
+    def __call__(self, word: str) -> bool:
+        if word not in self._seen:
+            floor = MISSPELT_RATIO * max(self.count.get(word, 1), 1)
+            self._seen[word] = len(word) >= 4 and any(
+                self.count.get(other, 0) >= floor for other in one_typo_variants(word, self.letters)
+            )
+        return self._seen[word]
+
+
+def one_typo_variants(word: str, letters: Sequence[str]) -> set[str]:
+    """Every word one typo from `word`: a letter dropped, doubled or added, changed, or two
+    neighbours swapped (Norvig's edits, over `letters`)."""
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    dropped = {a + b[1:] for a, b in splits if b}
+    swapped = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+    changed = {a + c + b[1:] for a, b in splits if b for c in letters}
+    added = {a + c + b for a, b in splits for c in letters}
+    return (dropped | swapped | changed | added) - {word}
+
+
+def without_misspellings(
+    ranked: Sequence[str], top_n: int, misspelt: MisspellingCheck | None = None
+) -> list[str]:
     """The first `top_n` of `ranked` terms, less any with a word one typo away from a word of
-    a term kept before it ("pasword" after "password"; "cards" after "card" too): at a
-    million questions a common word's misspellings are frequent enough to rank."""
+    a term kept before it ("pasword" after "password"; "cards" after "card" too), or with a
+    misspelt word (`misspelt`)."""
     kept: list[str] = []
     kept_words: set[str] = set()
     for term in ranked:
         words = term.split()
         if any(one_typo_apart(word, other) for word in words for other in kept_words):
+            continue
+        if misspelt is not None and any(misspelt(word) for word in words):
             continue
         kept.append(term)
         kept_words.update(words)

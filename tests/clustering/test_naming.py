@@ -6,6 +6,7 @@ from clustering.naming import (
     ctfidf_keywords,
     name_from_keywords,
     one_typo_apart,
+    one_typo_variants,
     representatives,
 )
 
@@ -54,6 +55,28 @@ def test_misspellings_of_a_keyword_name_nothing() -> None:
     assert "refund" in keywords[1]
     assert not {"refnd", "refunds"} & set(keywords[1])
     assert name_from_keywords(keywords[0]) == "reset password / link"
+
+
+def test_a_topic_of_misspellings_is_not_named_by_them() -> None:
+    """A subword model gathers "whhat" and "plaese" questions; the texts use "what" and
+    "please" (stop words, never keywords) ten times as often, so neither names the topic."""
+    texts = (
+        ["whhat is the weather in paris", "plaese tell me the weather in paris"] * 2
+        + ["What is my balance? Please check my balance"] * 12
+        + ["what time is it please"] * 12
+    )
+    labels = np.array([0] * 4 + [1] * 12 + [2] * 12)
+    keywords = ctfidf_keywords(texts, labels, top_n=8)
+    assert not {"whhat", "plaese"} & {word for term in keywords[0] for word in term.split()}
+    assert {"weather", "paris"} <= set(keywords[0])
+    assert "balance" in keywords[1]
+
+
+def test_one_typo_variants() -> None:
+    variants = one_typo_variants("what", "ahtwz")
+    assert {"wht", "whhat", "waht", "whzt", "whatz"} <= variants
+    assert "what" not in variants
+    assert "wzzt" not in variants
 
 
 def test_one_typo_apart() -> None:
