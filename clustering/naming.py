@@ -35,6 +35,8 @@ _CONTRACTION = re.compile(r"(?i)(?<=\w)(?:n['’]t|['’](?:s|ve|re|ll|d|m))\b")
 _APOSTROPHE = re.compile(r"['’]")
 # What voice assistants are addressed by: in every question, naming nothing.
 WAKE_WORDS = frozenset({"alexa", "siri", "cortana", "olly", "hey"})
+# Words of two characters or more (and "c#", "c++"); a lone letter names nothing.
+TOKEN_PATTERN = r"(?u)\b\w[\w+#.-]*[\w+#]|\b\w[+#]+"
 
 
 def normalise_for_naming(text: str) -> str:
@@ -44,9 +46,15 @@ def normalise_for_naming(text: str) -> str:
 
 
 def ctfidf_keywords(
-    texts: Sequence[str], labels: Labels, *, top_n: int = 8, ngram_range: tuple[int, int] = (1, 2)
+    texts: Sequence[str],
+    labels: Labels,
+    *,
+    top_n: int = 8,
+    ngram_range: tuple[int, int] = (1, 2),
+    misspelt: MisspellingCheck | None = None,
 ) -> dict[int, list[str]]:
-    """The `top_n` keywords of every cluster label >= 0."""
+    """The `top_n` keywords of every cluster label >= 0. `misspelt`: the corpus's word counts,
+    for naming several levels of the same texts (else counted from the texts named)."""
     clusters = sorted(int(c) for c in np.unique(labels) if c >= 0)
     if not clusters:
         return {}
@@ -54,8 +62,7 @@ def ctfidf_keywords(
         stop_words=sorted(MULTILINGUAL_STOP_WORDS | WAKE_WORDS),
         ngram_range=ngram_range,
         preprocessor=normalise_for_naming,
-        # Words of two characters or more (and "c#", "c++"); a lone letter names nothing.
-        token_pattern=r"(?u)\b\w[\w+#.-]*[\w+#]|\b\w[+#]+",
+        token_pattern=TOKEN_PATTERN,
     )
     members = naming_sample(labels)
     try:  # counted per question, so no n-gram spans two questions
@@ -80,7 +87,7 @@ def ctfidf_keywords(
         share = np.asarray((counts > 0).sum(axis=0)).ravel() / len(clusters)
         idf[share > EVERYWHERE_SHARE] = 0.0
     counts.sort_indices()
-    misspelt = MisspellingCheck([texts[int(i)] for i in members], vectorizer.token_pattern)
+    misspelt = misspelt or MisspellingCheck([texts[int(i)] for i in members])
     keywords: dict[int, list[str]] = {}
     for row, cluster in enumerate(clusters):  # each cluster's own terms, not the vocabulary
         span = slice(counts.indptr[row], counts.indptr[row + 1])
@@ -99,8 +106,8 @@ class MisspellingCheck:
     million questions misspellings are common enough to rank, and a model that reads
     subwords can even gather them into a topic of their own."""
 
-    def __init__(self, texts: Sequence[str], token_pattern: str | None) -> None:
-        vectorizer = CountVectorizer(preprocessor=normalise_for_naming, token_pattern=token_pattern)
+    def __init__(self, texts: Sequence[str]) -> None:
+        vectorizer = CountVectorizer(preprocessor=normalise_for_naming, token_pattern=TOKEN_PATTERN)
         try:
             per_text = vectorizer.fit_transform(texts)
         except ValueError:  # no words at all
@@ -133,7 +140,7 @@ def one_typo_variants(word: str, letters: Sequence[str]) -> set[str]:
 
 
 def without_misspellings(
-    ranked: Sequence[str], top_n: int, misspelt: MisspellingCheck | None = None
+    ranked: Sequence[str], top_n: int, misspelt: MisspellingCheck
 ) -> list[str]:
     """The first `top_n` of `ranked` terms, less any with a word one typo away from a word of
     a term kept before it ("pasword" after "password"; "cards" after "card" too), or with a
@@ -144,7 +151,7 @@ def without_misspellings(
         words = term.split()
         if any(one_typo_apart(word, other) for word in words for other in kept_words):
             continue
-        if misspelt is not None and any(misspelt(word) for word in words):
+        if any(misspelt(word) for word in words):
             continue
         kept.append(term)
         kept_words.update(words)

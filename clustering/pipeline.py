@@ -23,7 +23,13 @@ from clustering.hierarchy import coarse_levels
 from clustering.kernels import kernels_on_disk
 from clustering.knn import KnnGraph, knn_graph
 from clustering.mapping import map_2d
-from clustering.naming import ctfidf_keywords, name_from_keywords, representatives
+from clustering.naming import (
+    MisspellingCheck,
+    ctfidf_keywords,
+    name_from_keywords,
+    naming_sample,
+    representatives,
+)
 from clustering.near_duplicates import NearDuplicateGrouper
 from clustering.outliers import attach_to_centres, member_similarities, topic_centres
 from clustering.params import ClusterParams
@@ -161,7 +167,8 @@ def _compute(
         previous_levels = level_memberships(session, previous.id) if previous else [{}]
         first_new_key = next_cluster_key(session, data.corpus_id)
     texts = [texts_by_id[int(i)] for i in data.ids]
-    keywords = ctfidf_keywords(texts, labels)
+    misspelt = MisspellingCheck([texts[int(row)] for row in naming_sample(labels)])  # all levels'
+    keywords = ctfidf_keywords(texts, labels, misspelt=misspelt)
     central = representatives(data.vectors, labels, strengths)
     progress("names", 1, 1)
 
@@ -172,7 +179,7 @@ def _compute(
     current = {label: {int(data.ids[row]) for row in rows} for label, rows in central.items()}
     tracking = track_clusters(current, previous_levels[0], first_new_key)
     levels = _coarse_levels(
-        data, texts, labels, strengths, tracking, previous_levels, first_new_key
+        data, texts, misspelt, labels, strengths, tracking, previous_levels, first_new_key
     )
     return RunResult(
         ids=data.ids,
@@ -220,6 +227,7 @@ def _map(
 def _coarse_levels(
     data: CorpusVectors,
     texts: list[str],
+    misspelt: MisspellingCheck,
     labels: npt.NDArray[np.int64],
     strengths: npt.NDArray[np.float32],
     tracking: Tracking,
@@ -232,7 +240,7 @@ def _coarse_levels(
     issued = max([first_new_key - 1, *(c.key for c in tracking.clusters.values())]) + 1
     for number, level in enumerate(coarse_levels(data.vectors, labels), start=1):
         central = representatives(data.vectors, level.labels, strengths)
-        keywords = ctfidf_keywords(texts, level.labels)
+        keywords = ctfidf_keywords(texts, level.labels, misspelt=misspelt)
         current = {label: {int(data.ids[r]) for r in rows} for label, rows in central.items()}
         previous = previous_levels[number] if number < len(previous_levels) else {}
         level_tracking = track_clusters(current, previous, issued)

@@ -4,10 +4,10 @@ fast_hdbscan's Boruvka search runs its threads against shared bounds, so among e
 mutual-reachability weight (common: every edge inside a point's core distance weighs that
 distance) the tree it returns differs from run to run and with the thread count, and so,
 now and then, do the topics: two seeded fits of the demo corpus in one process gave different
-labels (ARI 0.9994), and its `reproducible` flag still gave 2 to 5 different trees in 5 runs on
-2 and 4 threads (bench sets and demo layouts). Every minimum spanning tree has the same
-components below each weight, so rebuilding the tree from those components alone gives one
-tree, and one set of labels, for all of them.
+labels (ARI 0.9994), and its `reproducible` flag still gave up to 10 different trees in 5
+runs on 2 and 4 threads (bench sets and demo layouts, BENCHMARKS.md). Every minimum spanning
+tree has the same components below each weight, so rebuilding the tree from those components
+alone gives one tree, and one set of labels, for all of them.
 """
 
 from __future__ import annotations
@@ -51,8 +51,7 @@ def _rebuild(edges: Tree) -> tuple[Tree, int]:
         return top
 
     count = len(edges) + 1
-    parent = np.arange(count)
-    lowest = np.arange(count)  # the lowest point of the component each root stands for
+    parent = np.arange(count)  # a root is its component's lowest point: unions keep the lower
     result = np.empty_like(edges)
     written = 0
     start = 0
@@ -64,19 +63,15 @@ def _rebuild(edges: Tree) -> tuple[Tree, int]:
         before = np.empty(2 * (end - start), dtype=np.int64)
         for edge in range(start, end):
             for side in range(2):
-                point = np.int64(edges[edge, side])
-                before[2 * (edge - start) + side] = lowest[_root(parent, point)]
+                before[2 * (edge - start) + side] = _root(parent, np.int64(edges[edge, side]))
         for edge in range(start, end):
             a = _root(parent, np.int64(edges[edge, 0]))
             b = _root(parent, np.int64(edges[edge, 1]))
-            if a != b:
-                low, high = min(a, b), max(a, b)
-                parent[high] = low
-                lowest[low] = min(lowest[a], lowest[b])
+            parent[max(a, b)] = min(a, b)
         # Each union, as (its lowest point, a joined component's lowest point), in order.
         after = np.empty(len(before), dtype=np.int64)
         for i in range(len(before)):
-            after[i] = lowest[_root(parent, before[i])]
+            after[i] = _root(parent, before[i])
         order = np.argsort(after * count + before)  # by union, then joined component
         previous = -1
         for i in order:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Literal, TypeAlias, TypeVar
 
+from clustering.embedding import DEFAULT_SEED
 from indexer.eval_data import (
     EvalDataError,
     EvalTable,
@@ -157,7 +158,7 @@ class Evaluation:
         text_names: Sequence[str] | None = None,
         label: str | None = None,
         min_cluster_size: int | None = None,
-        seed: int = 0,
+        seed: int = DEFAULT_SEED,
     ) -> EvalReport[ClusterScores]:
         """Topic clustering (a text and a label), the same stage as a clustering run, in
         memory: V-measure, adjusted Rand index, noise share."""
